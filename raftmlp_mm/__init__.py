@@ -1,0 +1,7 @@
+"""RaftMLP (Tatsunami & Taki, arXiv 2108.04384) as an OpenMMLab backbone.
+
+Importing the package registers the backbone, so ``custom_imports=dict(imports=['raftmlp_mm'])``
+in a config is enough for mmpretrain, mmdet and mmseg to build ``type='raftmlp_mm.RaftMLP'``.
+"""
+from .models import RaftMLP  # noqa: F401  (registers the backbone)
+from .version import __version__  # noqa: F401

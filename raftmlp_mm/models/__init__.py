@@ -1,0 +1,3 @@
+from .raftmlp import RaftMLP
+
+__all__ = ['RaftMLP']
