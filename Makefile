@@ -4,7 +4,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# Every install is constrained by build.txt, so no dependency (e.g. a new opencv wanting numpy 2)
+# can move torch, numpy or setuptools away from the tested pins.
 PIP := $(PY) -m pip
+PIP_INSTALL := $(PIP) install -c requirements/build.txt
 STAMP := $(VENV)/.raftmlp_mm-installed
 PYTEST_ARGS ?=
 
@@ -13,14 +16,16 @@ PYTEST_ARGS ?=
 install: $(STAMP)
 
 $(STAMP): requirements/build.txt requirements/runtime.txt requirements/mminstall.txt \
-		requirements/tests.txt requirements/optional.txt setup.py
+		requirements/tests.txt requirements/optional.txt requirements/nodeps.txt \
+		setup.py Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
-	$(PIP) install -r requirements/build.txt
+	$(PIP_INSTALL) -r requirements/build.txt
 	MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=$${MAX_JOBS:-2} \
-		$(PIP) install --no-build-isolation "$$(grep '^mmcv' requirements/mminstall.txt)"
-	$(PIP) install -r requirements/mminstall.txt
-	$(PIP) install -r requirements/runtime.txt -r requirements/tests.txt -r requirements/optional.txt
+		$(PIP_INSTALL) --no-build-isolation "$$(grep '^mmcv' requirements/mminstall.txt)"
+	$(PIP_INSTALL) -r requirements/mminstall.txt -r requirements/runtime.txt \
+		-r requirements/tests.txt -r requirements/optional.txt
+	$(PIP_INSTALL) --no-deps -r requirements/nodeps.txt
 	$(PIP) install --no-build-isolation --no-deps -e .
 	$(PY) tools/misc/check_install.py
 	touch $(STAMP)

@@ -31,7 +31,7 @@ setup(
     install_requires=read_requirements('runtime') + read_requirements('mminstall'),
     extras_require=dict(
         tests=read_requirements('tests'),
-        optional=read_requirements('optional'),
+        optional=read_requirements('optional') + read_requirements('nodeps'),
         wandb=['wandb'],
     ),
     zip_safe=False,

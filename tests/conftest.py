@@ -13,5 +13,3 @@ def golden():
     return torch.load(osp.join(DATA_DIR, 'golden_tiny.pt'))
 
 
-def pytest_configure(config):
-    config.addinivalue_line('markers', 'slow: end-to-end training runs (make test-all)')
