@@ -13,3 +13,8 @@ def golden():
     return torch.load(osp.join(DATA_DIR, 'golden_tiny.pt'))
 
 
+@pytest.fixture(scope='session')
+def digits_canvas():
+    """The demo canvases at the demo configs' default data root (written once, deterministic)."""
+    from raftmlp_mm.datasets import write_canvases
+    return write_canvases(osp.join(REPO_ROOT, 'data', 'digits_canvas'))

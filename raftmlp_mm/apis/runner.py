@@ -75,9 +75,47 @@ def enable_wandb(cfg: Config, project: str = 'raftmlp_mm'):
     cfg.visualizer.vis_backends = backends
 
 
+def _pretrained_checkpoints(node, path='model'):
+    """(config path, checkpoint) of every ``init_cfg`` of type Pretrained in the model config."""
+    if isinstance(node, dict):
+        init_cfgs = node.get('init_cfg')
+        for init_cfg in init_cfgs if isinstance(init_cfgs, list) else [init_cfgs]:
+            if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
+                yield f'{path}.init_cfg.checkpoint', init_cfg.get('checkpoint')
+        for key, value in node.items():
+            if key != 'init_cfg':
+                yield from _pretrained_checkpoints(value, f'{path}.{key}')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _pretrained_checkpoints(value, f'{path}[{i}]')
+
+
+def check_checkpoints_exist(cfg: Config):
+    """Fail at start, not after data loading, when a local checkpoint the config needs is absent."""
+    needed = list(_pretrained_checkpoints(cfg.model))
+    if cfg.get('load_from'):
+        needed.append(('load_from', cfg.load_from))
+    for key, checkpoint in needed:
+        scratch = ('' if key == 'load_from' else ' To train from scratch instead: --cfg-options '
+                   f'{key[:-len(".init_cfg.checkpoint")]}.init_cfg=None')
+        if checkpoint is None:
+            raise FileNotFoundError(f'{key} is None: set it with --cfg-options {key}=PATH.'
+                                    + scratch)
+        if '://' in checkpoint or osp.isfile(checkpoint):
+            continue
+        raise FileNotFoundError(
+            f'{key} = {checkpoint} does not exist. Make it with\n'
+            f'  python tools/model_converters/raftmlp_to_mmpretrain.py ORIGINAL.pth {checkpoint}\n'
+            f'from the authors\' ImageNet checkpoint, or pretrain with a config of '
+            f'configs/classification/ (bash tools/dist_train.sh CONFIG 8) and copy its last '
+            f'checkpoint there; or override it with --cfg-options {key}=PATH.' + scratch)
+
+
 def build_runner(cfg: Config, launcher: str = 'none') -> Runner:
     """The host's Runner for ``cfg``, with the CPU adjustments when there is no GPU."""
     cfg.launcher = launcher
+    if not cfg.get('resume'):
+        check_checkpoints_exist(cfg)
     if not torch.cuda.is_available():
         _revert_sync_bn(cfg)
         if launcher == 'pytorch':

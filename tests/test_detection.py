@@ -1,0 +1,148 @@
+"""mmdet: the COCO experiment configs, the launchers and the built-in digits demo."""
+import glob
+import json
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.optim import OptimWrapper
+from mmengine.registry import DefaultScope
+
+from .conftest import REPO_ROOT
+from .utils import python_tool, run
+
+CONFIG_DIR = osp.join(REPO_ROOT, 'configs', 'detection')
+EXPERIMENTS = sorted(osp.basename(p) for p in glob.glob(osp.join(CONFIG_DIR, '*_coco.py')))
+DEMO = 'configs/detection/demo/maskrcnn_raftmlp_s_fpn_digits.py'
+# a few images of the demo split: enough for a real step of each tool, fast on a CPU
+SHORT_RUN = ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+             'train_dataloader.dataset.indices=8', 'train_dataloader.batch_size=2',
+             'val_dataloader.dataset.indices=4', 'test_dataloader.dataset.indices=4',
+             'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+             'test_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+             'val_dataloader.persistent_workers=False', 'test_dataloader.persistent_workers=False']
+
+
+def build_detector(cfg):
+    import raftmlp_mm  # noqa: F401  (what custom_imports does)
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        return MODELS.build(cfg.model)
+
+
+def test_the_eight_seed_experiments_exist():
+    expected = {f'{det}_{arch}_fpn_1x_coco.py' for det in ('maskrcnn', 'retinanet')
+                for arch in ('org_mixer', 'raftmlp_s', 'raftmlp_m', 'raftmlp_l')}
+    assert set(EXPERIMENTS) == expected
+
+
+@pytest.mark.parametrize('name', EXPERIMENTS)
+def test_coco_config_trains_and_predicts(name):
+    from mmdet.testing import demo_mm_inputs
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
+    assert cfg.default_scope == 'mmdet' and cfg.custom_imports.imports == ['raftmlp_mm']
+    assert cfg.optim_wrapper.optimizer.type == 'AdamW'
+    assert cfg.optim_wrapper.optimizer.lr == 1e-4
+    assert cfg.model.backbone.init_cfg.prefix == 'backbone.'
+    cfg.model.backbone.init_cfg = None  # a random backbone instead of the ImageNet checkpoint
+    model = build_detector(cfg)
+
+    # the features have the strides and channels the neck and heads are built for
+    backbone = model.backbone
+    assert backbone.out_strides == [4, 8, 16, 32]
+    assert list(cfg.model.neck.in_channels) == backbone.out_channels
+
+    torch.manual_seed(0)
+    with_mask = name.startswith('maskrcnn')
+    packed = demo_mm_inputs(2, [[3, 320, 416], [3, 256, 352]], num_items=[3, 2],
+                            num_classes=80, with_mask=with_mask)
+    model.train()
+    optim = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=1e-4))
+    before = backbone.levels[0].patch_embed.bias.detach().clone()
+    losses = model.train_step(packed, optim)
+    assert all(torch.isfinite(v) for k, v in losses.items() if 'loss' in k)
+    assert not torch.equal(before, backbone.levels[0].patch_embed.bias)
+
+    model.eval()
+    with torch.no_grad():
+        results = model.val_step(packed)
+    assert len(results) == 2
+    for result, shape in zip(results, [(320, 416), (256, 352)]):
+        assert result.pred_instances.bboxes.shape[1] == 4
+        if with_mask and len(result.pred_instances):
+            assert tuple(result.pred_instances.masks.shape[-2:]) == shape
+
+
+def test_mmpretrain_checkpoint_loads_into_detector_backbone(tmp_path):
+    """What classification training writes is what detection configs load (prefix backbone.)."""
+    from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        classifier = PRETRAIN_MODELS.build(dict(
+            type='ImageClassifier', backbone=dict(type='raftmlp_mm.RaftMLP', arch='small'),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(type='LinearClsHead', num_classes=1000, in_channels=512)))
+    checkpoint = tmp_path / 'raftmlp_s_in1k.pth'
+    torch.save(dict(state_dict=classifier.state_dict(), meta=dict(epoch=305)), checkpoint)
+
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, 'maskrcnn_raftmlp_s_fpn_1x_coco.py'))
+    cfg.model.backbone.init_cfg.checkpoint = str(checkpoint)
+    detector = build_detector(cfg)
+    detector.init_weights()
+    source = {k[len('backbone.'):]: v for k, v in classifier.state_dict().items()
+              if k.startswith('backbone.')}
+    target = detector.backbone.state_dict()
+    assert set(source) == set(target)  # no missing, no unexpected backbone keys
+    for key, value in source.items():
+        assert torch.equal(value, target[key]), key
+
+
+def test_missing_pretrained_checkpoint_fails_at_start_with_the_fix(tmp_path):
+    config = 'configs/detection/maskrcnn_raftmlp_s_fpn_1x_coco.py'
+    with pytest.raises(AssertionError) as failure:
+        python_tool('tools/train.py', config, '--work-dir', tmp_path / 'wd')
+    message = str(failure.value)
+    assert 'checkpoints/raftmlp_s_8xb256_in1k.pth does not exist' in message
+    assert 'tools/model_converters/raftmlp_to_mmpretrain.py' in message
+    assert 'model.backbone.init_cfg=None' in message
+    assert not (tmp_path / 'wd').exists() or not glob.glob(str(tmp_path / 'wd' / '*.pth'))
+
+
+def last_metrics(work_dir):
+    """Validation metrics of the newest run in an MMEngine work dir."""
+    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    records = [json.loads(line) for line in open(files[-1]) if line.strip()]
+    return [r for r in records if 'coco/bbox_mAP' in r][-1]
+
+
+def test_detection_sh_two_gloo_processes_then_test_py(digits_canvas, tmp_path):
+    work_dir = tmp_path / 'det'
+    run(['bash', 'detection.sh', DEMO, '2', '--work-dir', work_dir,
+         '--cfg-options', *SHORT_RUN])
+    checkpoint = work_dir / 'epoch_1.pth'
+    assert checkpoint.is_file()
+    state = torch.load(checkpoint, map_location='cpu')['state_dict']
+    assert any(k.startswith('backbone.levels.') for k in state)
+    assert 'coco/bbox_mAP' in last_metrics(work_dir)
+
+    result = python_tool('tools/test.py', DEMO, checkpoint, '--work-dir', tmp_path / 'eval',
+                         '--cfg-options', *SHORT_RUN[4:])
+    assert 'coco/bbox_mAP' in result.stdout and 'coco/segm_mAP' in result.stdout
+
+
+def test_mim_train_mmdet_runs_the_demo_config(digits_canvas, tmp_path):
+    work_dir = tmp_path / 'mim'
+    run(['mim', 'train', 'mmdet', DEMO, '--gpus', '0', '--launcher', 'none',
+         '--work-dir', work_dir, '--cfg-options', *SHORT_RUN])
+    assert (work_dir / 'epoch_1.pth').is_file()
+
+
+@pytest.mark.slow
+def test_demo_learns_to_detect_digits(digits_canvas, tmp_path):
+    work_dir = tmp_path / 'demo'
+    run(['bash', 'detection.sh', DEMO, '1', '--work-dir', work_dir], timeout=3600)
+    metrics = last_metrics(work_dir)
+    assert metrics['coco/bbox_mAP'] > 0.2, metrics
+    assert metrics['coco/segm_mAP'] > 0.1, metrics
