@@ -13,7 +13,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 from mmengine.config import DictAction  # noqa: E402
 
 from raftmlp_mm.apis import build_runner, load_config  # noqa: E402
-from raftmlp_mm.apis.runner import enable_wandb  # noqa: E402
+from raftmlp_mm.apis.runner import check_checkpoints_exist, enable_wandb  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -63,6 +63,8 @@ def apply_args(cfg, args):
 def main(argv=None):
     args = parse_args(argv)
     cfg = apply_args(load_config(args.config, args.cfg_options), args)
+    if not cfg.resume:  # resuming restores every weight from the work dir
+        check_checkpoints_exist(cfg)
     runner = build_runner(cfg, args.launcher)
     runner.train()
 

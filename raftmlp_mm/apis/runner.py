@@ -114,8 +114,6 @@ def check_checkpoints_exist(cfg: Config):
 def build_runner(cfg: Config, launcher: str = 'none') -> Runner:
     """The host's Runner for ``cfg``, with the CPU adjustments when there is no GPU."""
     cfg.launcher = launcher
-    if not cfg.get('resume'):
-        check_checkpoints_exist(cfg)
     if not torch.cuda.is_available():
         _revert_sync_bn(cfg)
         if launcher == 'pytorch':
