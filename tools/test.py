@@ -4,15 +4,13 @@
     bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [same args]
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
-from mmengine.config import DictAction  # noqa: E402
-
-from raftmlp_mm.apis import build_runner, load_config  # noqa: E402
+from raftmlp_mm.apis import (add_launch_args, build_runner, load_config,  # noqa: E402
+                             parse_launch_args)
 
 
 def parse_args(argv=None):
@@ -20,14 +18,8 @@ def parse_args(argv=None):
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint to evaluate')
     parser.add_argument('--work-dir', help='where the evaluation log goes')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_launch_args(parser)
+    return parse_launch_args(parser, argv)
 
 
 def main(argv=None):

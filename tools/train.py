@@ -4,16 +4,13 @@
     bash tools/dist_train.sh CONFIG GPUS [same args]     # torchrun, many GPUs / nodes
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
-from mmengine.config import DictAction  # noqa: E402
-
-from raftmlp_mm.apis import build_runner, load_config  # noqa: E402
-from raftmlp_mm.apis.runner import check_checkpoints_exist, enable_wandb  # noqa: E402
+from raftmlp_mm.apis import (add_launch_args, build_runner, check_checkpoints_exist,  # noqa: E402
+                             enable_wandb, load_config, parse_launch_args)
 
 
 def parse_args(argv=None):
@@ -29,14 +26,8 @@ def parse_args(argv=None):
                         help='scale the lr by the actual total batch size (auto_scale_lr)')
     parser.add_argument('--wandb', action='store_true',
                         help='also log to Weights & Biases (WANDB_MODE=offline works offline)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. train_cfg.max_epochs=1')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_launch_args(parser)
+    return parse_launch_args(parser, argv)
 
 
 def apply_args(cfg, args):

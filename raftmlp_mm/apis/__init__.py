@@ -1,3 +1,5 @@
-from .runner import build_runner, host_of, load_config
+from .runner import (add_launch_args, build_runner, check_checkpoints_exist, enable_wandb,
+                     host_of, load_config, parse_launch_args)
 
-__all__ = ['build_runner', 'host_of', 'load_config']
+__all__ = ['add_launch_args', 'build_runner', 'check_checkpoints_exist', 'enable_wandb', 'host_of',
+           'load_config', 'parse_launch_args']

@@ -5,6 +5,7 @@ differences left are the host's module registration and a few CPU-only adjustmen
 ``pytorch`` launcher assumes CUDA, so without a GPU we start the process group with gloo
 ourselves, wrap the model in a CPU DDP and turn SyncBN (which needs CUDA) back into BN.
 """
+import argparse
 import importlib
 import os
 import os.path as osp
@@ -12,7 +13,7 @@ from typing import Optional
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for tools)
+from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 HOSTS = {
@@ -20,6 +21,21 @@ HOSTS = {
     'mmdet': 'mmdet.utils',
     'mmseg': 'mmseg.utils',
 }
+
+
+def add_launch_args(parser: argparse.ArgumentParser):
+    """The arguments every tool shares: config overrides and the job launcher."""
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. train_cfg.max_epochs=1')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_launch_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def host_of(cfg: Config) -> str:
