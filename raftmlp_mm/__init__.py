@@ -2,6 +2,9 @@
 
 Importing the package registers the backbone, so ``custom_imports=dict(imports=['raftmlp_mm'])``
 in a config is enough for mmpretrain, mmdet and mmseg to build ``type='raftmlp_mm.RaftMLP'``.
+It also registers the classification recipes' extras (``raftmlp_mm.classification``); that
+imports mmpretrain, which mmdet and mmseg import anyway.
 """
+from . import classification  # noqa: F401  (registers SequentialMixupCutMix, INaturalist)
 from .models import RaftMLP  # noqa: F401  (registers the backbone)
 from .version import __version__  # noqa: F401

@@ -1,0 +1,14 @@
+# RaftMLP-S fine-tuned on iNaturalist 2019 (paper's transfer learning): 50 epochs, AdamW 1e-4,
+# 8 GPUs x 32 images, from the ImageNet-1k checkpoint below with its classifier dropped.
+checkpoint = 'work_dirs/raftmlp_s_8xb256_in1k/epoch_305.pth'
+
+_base_ = [
+    '../_base_/models/raftmlp_finetune.py',
+    '../_base_/datasets/inat19_bs32_raftmlp_256x224.py',
+    '../_base_/schedules/finetune_bs256_adamw_50e.py',
+    '../_base_/default_runtime.py',
+]
+
+model = dict(
+    backbone=dict(arch='small', init_cfg=dict(checkpoint=checkpoint)),
+    head=dict(num_classes=1010, in_channels=512))
