@@ -192,13 +192,19 @@ def test_segmentation_sh_trains_with_2_processes_and_test_py_scores_miou(tmp_pat
     checkpoint = work_dir / 'iter_4.pth'
     assert checkpoint.is_file()
 
+    eval_options = ['--cfg-options', 'test_dataloader.num_workers=0',
+                    'test_dataloader.persistent_workers=False', 'test_dataloader.dataset.indices=8']
     result = python_tool('tools/test.py', DEMO_CONFIG, checkpoint, '--work-dir',
-                         tmp_path / 'test', '--cfg-options', 'test_dataloader.num_workers=0',
-                         'test_dataloader.persistent_workers=False',
-                         'test_dataloader.dataset.indices=8')
+                         tmp_path / 'test', *eval_options)
     metrics = eval(result.stdout.strip().splitlines()[-1])  # the dict test.py prints
     assert 0 <= metrics['mIoU'] <= 100 and 0 <= metrics['aAcc'] <= 100
     assert '| background |' in result.stdout + result.stderr  # IoUMetric's per-class table
+
+    # the same evaluation split over 2 processes gives the same mIoU
+    result = run(['bash', 'tools/dist_test.sh', DEMO_CONFIG, checkpoint, 2, '--work-dir',
+                  tmp_path / 'dist_test', *eval_options])
+    dist_mious = re.findall(r"'mIoU': ([0-9.]+)", result.stdout)
+    assert dist_mious and all(float(v) == metrics['mIoU'] for v in dist_mious)
 
 
 def test_mim_train_mmseg_runs_the_demo_config(tmp_path):
