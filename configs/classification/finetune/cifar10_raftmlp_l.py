@@ -1,6 +1,9 @@
 # RaftMLP-L fine-tuned on CIFAR-10 (paper's transfer learning): 50 epochs, AdamW 1e-4,
-# 8 GPUs x 32 images, from the ImageNet-1k checkpoint below with its classifier dropped.
-checkpoint = 'work_dirs/raftmlp_l_8xb256_in1k/epoch_305.pth'
+# 8 GPUs x 32 images, from an ImageNet-1k checkpoint with its classifier dropped.
+# The checkpoint (mmpretrain format): tools/model_converters/raftmlp_to_mmpretrain.py converts the
+# authors' release; or pretrain configs/classification/raftmlp_l_8xb256_in1k.py and copy its last
+# checkpoint here.
+pretrained = 'checkpoints/raftmlp_l_8xb256_in1k.pth'
 
 _base_ = [
     '../_base_/models/raftmlp_finetune.py',
@@ -10,5 +13,5 @@ _base_ = [
 ]
 
 model = dict(
-    backbone=dict(arch='large', init_cfg=dict(checkpoint=checkpoint)),
+    backbone=dict(arch='large', init_cfg=dict(checkpoint=pretrained)),
     head=dict(num_classes=10, in_channels=1024))
