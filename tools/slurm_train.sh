@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # bash tools/slurm_train.sh PARTITION JOB_NAME CONFIG [WORK_DIR] [train.py args]
+# An empty WORK_DIR ("") keeps train.py's default, work_dirs/<config name>.
 # GPUS (default 8), GPUS_PER_NODE (8), CPUS_PER_TASK (5) and SRUN_ARGS from the environment.
 set -x
 PARTITION=$1
@@ -22,4 +23,4 @@ srun -p "$PARTITION" \
     --cpus-per-task="$CPUS_PER_TASK" \
     --kill-on-bad-exit=1 \
     $SRUN_ARGS \
-    "$PYTHON" -u "$TOOLS_DIR/train.py" "$CONFIG" --work-dir="$WORK_DIR" --launcher="slurm" "${@:5}"
+    "$PYTHON" -u "$TOOLS_DIR/train.py" "$CONFIG" ${WORK_DIR:+--work-dir="$WORK_DIR"} --launcher="slurm" "${@:5}"
