@@ -9,6 +9,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
+from mmengine.dist import is_main_process  # noqa: E402
+
 from raftmlp_mm.apis import (add_launch_args, build_runner, load_config,  # noqa: E402
                              parse_launch_args)
 
@@ -32,7 +34,8 @@ def main(argv=None):
     cfg.load_from = args.checkpoint
     runner = build_runner(cfg, args.launcher)
     metrics = runner.test()
-    print({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()})
+    if is_main_process():
+        print({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()})
 
 
 if __name__ == '__main__':
