@@ -40,8 +40,24 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
+# The main job: Mask R-CNN + RaftMLP-S on the built-in digits canvases (tools/demo.py).
 demo: $(STAMP)
 	$(PY) tools/demo.py
+
+# RaftMLP-S classifier on the built-in digits (about a minute on 2 cores).
+demo-cls: $(STAMP)
+	$(PY) tools/misc/make_digits.py
+	$(PY) tools/train.py configs/classification/demo/raftmlp_s_digits.py \
+		--work-dir work_dirs/raftmlp_s_digits
+	$(PY) tools/test.py configs/classification/demo/raftmlp_s_digits.py \
+		work_dirs/raftmlp_s_digits/epoch_5.pth --work-dir work_dirs/raftmlp_s_digits/test
+
+# Semantic FPN + RaftMLP-S on the digits canvases in ADE20K's layout. One thread per process:
+# more threads than free cores slow a small machine down badly.
+demo-seg: $(STAMP)
+	$(PY) tools/misc/make_digits.py
+	OMP_NUM_THREADS=1 $(PY) tools/train.py configs/segmentation/demo/fpn_raftmlp_s_digits.py \
+		--work-dir work_dirs/demo_seg
 
 clean-venv:
 	rm -rf $(VENV)
