@@ -144,5 +144,6 @@ def test_demo_learns_to_detect_digits(digits_canvas, tmp_path):
     work_dir = tmp_path / 'demo'
     run(['bash', 'detection.sh', DEMO, '1', '--work-dir', work_dir], timeout=3600)
     metrics = last_metrics(work_dir)
-    assert metrics['coco/bbox_mAP'] > 0.2, metrics
-    assert metrics['coco/segm_mAP'] > 0.1, metrics
+    # measured 0.795 / 0.825 (README); chance-level detections score about 0
+    assert metrics['coco/bbox_mAP'] > 0.4, metrics
+    assert metrics['coco/segm_mAP'] > 0.4, metrics
