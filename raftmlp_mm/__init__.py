@@ -6,5 +6,6 @@ It also registers the classification recipes' extras (``raftmlp_mm.classificatio
 imports mmpretrain, which mmdet and mmseg import anyway.
 """
 from . import classification  # noqa: F401  (registers SequentialMixupCutMix, INaturalist)
+from . import engine  # noqa: F401  (registers the non-finite-loss hook, CPU bf16 AMP)
 from .models import RaftMLP  # noqa: F401  (registers the backbone)
 from .version import __version__  # noqa: F401

@@ -5,10 +5,16 @@ Configs of any host (mmpretrain, mmdet, mmseg) reach our modules with a scoped t
 ``raftmlp_mm`` scope and walks to the child registry, whatever the config's ``default_scope``.
 """
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import Registry
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='raftmlp_mm',
                   locations=['raftmlp_mm.models'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='raftmlp_mm',
                     locations=['raftmlp_mm.datasets'])
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='raftmlp_mm',
+                 locations=['raftmlp_mm.engine'])
+OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope='raftmlp_mm',
+                          locations=['raftmlp_mm.engine'])

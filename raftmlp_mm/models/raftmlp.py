@@ -317,6 +317,7 @@ class RaftMLP(BaseModule):
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(init_cfg=init_cfg)
         self.arch_settings = self._parse_arch(arch)
+        self.arch_name = arch if isinstance(arch, str) else 'custom'
         settings = self.arch_settings
         num_levels = len(settings['depths'])
         self.in_channels = in_channels
@@ -404,6 +405,41 @@ class RaftMLP(BaseModule):
         if len(set(lengths.values())) != 1:
             raise ValueError(f'custom arch lists must have one entry per level, got lengths {lengths}')
         return dict(arch)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        """Stop on a checkpoint of another variant or img_size instead of loading it partly.
+
+        PyTorch and MMEngine only log shape mismatches and leave those weights random. The token
+        MLPs are r * h and r * w wide, so a checkpoint of another ``img_size`` differs there
+        even for the same arch. Keys outside ``levels`` (the final norm, the pyramid adapter)
+        may legitimately be absent and stay with MMEngine's warnings.
+        """
+        own = {name: value.shape for name, value in self.state_dict().items()}
+        given = {key[len(prefix):]: value for key, value in state_dict.items()
+                 if key.startswith(prefix)}
+        mismatched = [f'{name}: checkpoint {tuple(given[name].shape)}, model {tuple(shape)}'
+                      for name, shape in own.items()
+                      if name in given and hasattr(given[name], 'shape')
+                      and given[name].shape != shape]
+        missing = [n for n in own if n.startswith('levels.') and n not in given]
+        unexpected = [n for n in given if n.startswith('levels.') and n not in own]
+        if given and (mismatched or missing or unexpected):
+            def listing(title, names):
+                shown = names[:8] + ([f'... {len(names) - 8} more'] if len(names) > 8 else [])
+                return [f'  {title} ({len(names)}):'] + [f'    {prefix}{n}' for n in shown]
+            lines = [f'checkpoint does not fit this RaftMLP (arch {self.arch_name!r}, '
+                     f'img_size {self.img_size}):']
+            for title, names in (('shape mismatches', mismatched), ('missing keys', missing),
+                                 ('unexpected keys', unexpected)):
+                if names:
+                    lines += listing(title, names)
+            lines.append('Fix: set the backbone arch and img_size to those the checkpoint was '
+                         'trained with (token-MLP widths are raft_size x img_size / stride, so '
+                         'img_size must match too), or load a checkpoint of this variant.')
+            raise ValueError('\n'.join(lines))
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
 
     def _check_input(self, x: torch.Tensor):
         if x.dim() != 4 or x.shape[1] != self.in_channels:

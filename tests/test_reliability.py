@@ -1,0 +1,253 @@
+"""Bad input fails fast with the fix and leaves the work dir alone; NaN losses stop; CPU AMP."""
+import glob
+import os.path as osp
+import re
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+from raftmlp_mm.apis import check_backbone, check_data_roots, load_config
+from raftmlp_mm.datasets import write_classification
+from raftmlp_mm.models import RaftMLP
+
+from .conftest import REPO_ROOT
+from .utils import python_tool
+
+CLS_DEMO = 'configs/classification/demo/raftmlp_s_digits.py'
+DET_DEMO = 'configs/detection/demo/maskrcnn_raftmlp_s_fpn_digits.py'
+# 64 training images (2 iterations of 32), 32 val images, no worker processes
+QUICK = ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+         'train_dataloader.dataset.indices=[' + ','.join(str(i * 22) for i in range(64)) + ']',
+         'val_dataloader.dataset.indices=32', 'train_dataloader.num_workers=0',
+         'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
+         'val_dataloader.persistent_workers=False', 'default_hooks.logger.interval=1']
+
+
+@pytest.fixture(scope='module')
+def digits():
+    return write_classification(osp.join(REPO_ROOT, 'data', 'digits_cls'))
+
+
+def classifier(arch='small', img_size=32, init_cfg=None):
+    import raftmlp_mm  # noqa: F401
+    from mmpretrain.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(dict(
+            type='ImageClassifier',
+            backbone=dict(type='raftmlp_mm.RaftMLP', arch=arch, img_size=img_size,
+                          init_cfg=init_cfg),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(type='LinearClsHead', num_classes=10,
+                      in_channels=RaftMLP.arch_zoo[arch]['channels'][-1])))
+
+
+def save_classifier(path, **kwargs):
+    torch.save(dict(state_dict=classifier(**kwargs).state_dict()), path)
+    return str(path)
+
+
+# ---- a checkpoint of another variant or img_size -------------------------------------------
+
+@pytest.mark.parametrize('saved,loaded,expect', [
+    (dict(arch='small', img_size=32), dict(arch='small', img_size=64),
+     # token-MLP widths: raft 2 x grid 8 at img_size 32, 2 x 16 at 64
+     'levels.0.blocks.0.token_mixing.mlp_vertical.fc1.weight: checkpoint (32, 16), model (64, 32)'),
+    (dict(arch='medium', img_size=32), dict(arch='small', img_size=32),
+     'levels.0.patch_embed.bias: checkpoint (96,), model (64,)'),
+])
+def test_pretrained_backbone_of_another_variant_names_keys_and_shapes(tmp_path, saved, loaded,
+                                                                       expect):
+    checkpoint = save_classifier(tmp_path / 'other.pth', **saved)
+    backbone = RaftMLP(**loaded, init_cfg=dict(type='Pretrained', checkpoint=checkpoint,
+                                               prefix='backbone.'))
+    before = backbone.levels[0].patch_embed.bias.detach().clone()
+    with pytest.raises(ValueError) as failure:
+        backbone.init_weights()
+    message = str(failure.value)
+    assert expect in message
+    assert f"arch {loaded['arch']!r}, img_size {(loaded['img_size'], ) * 2}" in message
+    assert 'Fix: set the backbone arch and img_size' in message
+    assert torch.equal(before, backbone.levels[0].patch_embed.bias)  # nothing half-loaded
+
+
+def test_load_from_of_another_img_size_stops_the_whole_model_load(tmp_path):
+    """Runner's load_from path: mmengine's load_checkpoint on the whole classifier."""
+    from mmengine.runner import load_checkpoint
+    checkpoint = save_classifier(tmp_path / 'img64.pth', img_size=64)
+    with pytest.raises(ValueError, match=r'backbone\.levels\.0\.blocks\.0\.token_mixing'):
+        load_checkpoint(classifier(img_size=32), checkpoint, map_location='cpu')
+
+
+def test_matching_checkpoint_loads_silently_and_exactly(tmp_path, caplog):
+    checkpoint = save_classifier(tmp_path / 'same.pth')
+    source = torch.load(checkpoint)['state_dict']
+    model = classifier(init_cfg=dict(type='Pretrained', checkpoint=checkpoint,
+                                     prefix='backbone.'))
+    model.init_weights()
+    for key, value in model.backbone.state_dict().items():
+        assert torch.equal(value, source['backbone.' + key]), key
+    assert 'mismatch' not in caplog.text and 'missing keys' not in caplog.text
+
+
+# ---- start-up checks in the tools ------------------------------------------------------------
+
+def test_fpn_in_channels_that_do_not_match_the_backbone_name_both_lists(digits_canvas):
+    cfg = load_config(osp.join(REPO_ROOT, DET_DEMO),
+                      {'model.neck.in_channels': [96, 192, 384, 768]})
+    with pytest.raises(ValueError) as failure:
+        check_backbone(cfg)
+    message = str(failure.value)
+    assert 'model.neck.in_channels is [96, 192, 384, 768]' in message
+    assert 'outputs [64, 128, 256, 512] channels' in message
+    assert 'model.neck.in_channels=[64, 128, 256, 512]' in message
+    # the demo as shipped passes
+    assert check_backbone(load_config(osp.join(REPO_ROOT, DET_DEMO))).out_channels == \
+        [64, 128, 256, 512]
+
+
+@pytest.mark.parametrize('config,root,layout', [
+    (CLS_DEMO, 'data/no_such_digits', 'python tools/misc/make_digits.py'),
+    (DET_DEMO, 'data/no_such_coco/', 'annotations/instances_{train,val}2017.json'),
+])
+def test_missing_data_root_names_the_path_and_the_layout(config, root, layout):
+    cfg = Config.fromfile(osp.join(REPO_ROOT, config))
+    cfg.train_dataloader.dataset.data_root = root
+    with pytest.raises(FileNotFoundError) as failure:
+        check_data_roots(cfg)
+    message = str(failure.value)
+    assert f'train_dataloader: dataset root {root} does not exist' in message
+    assert layout in message
+
+
+def work_dir_with_history(tmp_path):
+    """A work dir of an earlier run: a checkpoint and the dumped config a new Runner rewrites."""
+    work_dir = tmp_path / 'wd'
+    work_dir.mkdir()
+    (work_dir / 'epoch_5.pth').write_bytes(b'earlier run')
+    (work_dir / 'raftmlp_s_digits.py').write_text('# earlier config\n')
+    return work_dir
+
+
+def assert_untouched(work_dir):
+    assert sorted(p.name for p in work_dir.iterdir()) == ['epoch_5.pth', 'raftmlp_s_digits.py']
+    assert (work_dir / 'epoch_5.pth').read_bytes() == b'earlier run'
+    assert (work_dir / 'raftmlp_s_digits.py').read_text() == '# earlier config\n'
+
+
+def failed_train(work_dir, *args):
+    with pytest.raises(AssertionError) as failure:
+        python_tool('tools/train.py', CLS_DEMO, '--work-dir', work_dir, *args, timeout=300)
+    return str(failure.value)
+
+
+@pytest.mark.parametrize('options,expect', [
+    (['model.backbone.arch=tiny'], "unknown RaftMLP arch 'tiny'"),
+    (['model.backbone.img_size=36'], 'img_size (36, 36) is not divisible down the levels'),
+    (['train_dataloader.dataset.data_root=data/missing_digits'],
+     'dataset root data/missing_digits does not exist'),
+])
+def test_train_tool_fails_before_the_runner_and_keeps_the_work_dir(digits, tmp_path, options,
+                                                                   expect):
+    work_dir = work_dir_with_history(tmp_path)
+    message = failed_train(work_dir, '--cfg-options', *QUICK, *options)
+    assert expect in message
+    assert 'Traceback' in message  # one exception, raised before any training log line
+    assert 'Epoch(train)' not in message
+    assert_untouched(work_dir)
+
+
+def test_wrong_channel_count_stops_at_the_first_batch_keeping_checkpoints(digits, tmp_path):
+    work_dir = work_dir_with_history(tmp_path)
+    message = failed_train(work_dir, '--cfg-options', *QUICK, 'model.backbone.in_channels=1')
+    assert 'RaftMLP expects (B, 1, H, W) images, got shape (32, 3, 32, 32)' in message
+    assert 'Epoch(train)' not in message  # no iteration finished
+    assert (work_dir / 'epoch_5.pth').read_bytes() == b'earlier run'
+    assert not glob.glob(str(work_dir / '*.pth'))[1:]
+
+
+def test_train_tool_rejects_load_from_of_another_img_size(digits, tmp_path):
+    checkpoint = save_classifier(tmp_path / 'img64.pth', img_size=64)
+    work_dir = work_dir_with_history(tmp_path)
+    message = failed_train(work_dir, '--cfg-options', *QUICK, f'load_from={checkpoint}')
+    assert f'load_from = {checkpoint}: checkpoint does not fit this RaftMLP' in message
+    assert 'levels.0.blocks.0.token_mixing.mlp_vertical.fc1.weight: checkpoint (64, 32), ' \
+           'model (32, 16)' in message
+    assert_untouched(work_dir)
+
+
+# ---- NaN / inf loss -------------------------------------------------------------------------
+
+def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(digits, tmp_path):
+    work_dir = tmp_path / 'nan'
+    python_tool('tools/train.py', CLS_DEMO, '--work-dir', work_dir, '--cfg-options', *QUICK)
+    good = (work_dir / 'epoch_1.pth').read_bytes()
+
+    # resume for a second epoch whose loss overflows fp32 at its first iteration (the 3rd)
+    message = failed_train(work_dir, '--resume', '--cfg-options', *QUICK,
+                           'train_cfg.max_epochs=2', 'model.head.loss.loss_weight=1e39')
+    assert re.search(r"non-finite loss at iteration 3 \(epoch 2, batch 1\): \{'loss': inf",
+                     message), message[-3000:]
+    assert 'the last good checkpoint is' in message and 'epoch_1.pth' in message
+    assert 'clip_grad' in message
+    assert (work_dir / 'epoch_1.pth').read_bytes() == good
+    assert not (work_dir / 'epoch_2.pth').exists()
+    assert (work_dir / 'last_checkpoint').read_text().strip().endswith('epoch_1.pth')
+
+
+# ---- mixed precision --------------------------------------------------------------------------
+
+def test_autocast_forward_matches_fp32_and_resampling_stays_fp32(monkeypatch):
+    torch.manual_seed(0)
+    model = RaftMLP(arch='small', img_size=32, out_indices=(0, 1, 2, 3)).eval()
+    x = torch.randn(2, 3, 40, 56)  # not the pretraining size: every block resamples
+    with torch.no_grad():
+        reference = model(x)
+
+        resample_dtypes = []
+        interpolate = torch.nn.functional.interpolate
+
+        def spy(tensor, *args, **kwargs):
+            resample_dtypes.append(tensor.dtype)
+            return interpolate(tensor, *args, **kwargs)
+
+        monkeypatch.setattr(torch.nn.functional, 'interpolate', spy)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            mixed = model(x)
+    assert len(resample_dtypes) >= 2 * 12 and set(resample_dtypes) == {torch.float32}
+    for out, ref in zip(mixed, reference):
+        assert out.dtype == torch.bfloat16
+        # tolerance: bf16 keeps 8 mantissa bits; 12 blocks stay within 5% of the feature scale
+        error = (out.float() - ref).abs().max() / ref.abs().max()
+        assert error < 0.05, error
+
+
+def test_bfloat16_optim_wrapper_trains_in_autocast_with_fp32_weights():
+    from raftmlp_mm.engine import BFloat16AutocastOptimWrapper
+    torch.manual_seed(0)
+    model = classifier()
+    wrapper = BFloat16AutocastOptimWrapper(optimizer=torch.optim.AdamW(model.parameters(),
+                                                                        lr=1e-3))
+    seen = []
+    model.head.fc.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    from mmpretrain.structures import DataSample
+    data = dict(inputs=[torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8) for _ in range(4)],
+                data_samples=[DataSample().set_gt_label(i) for i in range(4)])
+    before = model.backbone.levels[0].patch_embed.bias.detach().clone()
+    losses = model.train_step(data, wrapper)
+    assert seen == [torch.bfloat16]  # the forward ran under bf16 autocast
+    assert torch.isfinite(losses['loss'])
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert not torch.equal(before, model.backbone.levels[0].patch_embed.bias)
+
+
+def test_train_tool_amp_on_cpu_trains_bfloat16(digits, tmp_path):
+    work_dir = tmp_path / 'amp'
+    python_tool('tools/train.py', CLS_DEMO, '--amp', '--work-dir', work_dir,
+                         '--cfg-options', *QUICK)
+    log = open(glob.glob(str(work_dir / '*' / '*.log'))[0]).read()
+    assert 'mixed precision: bfloat16 autocast on CPU' in log
+    losses = [float(v) for v in re.findall(r'Epoch\(train\).*? loss: ([\d.naif]+)', log)]
+    assert len(losses) == 2 and all(0 < v < 10 for v in losses), losses
+    assert (work_dir / 'epoch_1.pth').is_file()
