@@ -118,6 +118,7 @@ def test_custom_arch_and_errors():
 
 
 def test_gradient_reaches_every_parameter():
+    torch.manual_seed(0)  # drop path: an unlucky draw drops a branch for the whole batch of 2
     model = RaftMLP(arch=TINY, img_size=64, out_indices=(0, 1, 2, 3), drop_path_rate=0.1)
     model.train()
     outs = model(torch.randn(2, 3, 48, 80))  # off-grid: exercises the resampling path

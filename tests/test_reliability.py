@@ -8,7 +8,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from raftmlp_mm.apis import check_backbone, check_data_roots, load_config
+from raftmlp_mm.apis import check_backbone, check_data_roots
 from raftmlp_mm.datasets import write_classification
 from raftmlp_mm.models import RaftMLP
 
@@ -23,6 +23,13 @@ QUICK = ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
          'val_dataloader.dataset.indices=32', 'train_dataloader.num_workers=0',
          'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
          'val_dataloader.persistent_workers=False', 'default_hooks.logger.interval=1']
+
+
+@pytest.fixture(autouse=True)
+def own_random_state():
+    """The seeds set here must not change what later test files draw."""
+    with torch.random.fork_rng():
+        yield
 
 
 @pytest.fixture(scope='module')
@@ -72,6 +79,15 @@ def test_pretrained_backbone_of_another_variant_names_keys_and_shapes(tmp_path, 
     assert torch.equal(before, backbone.levels[0].patch_embed.bias)  # nothing half-loaded
 
 
+def test_whole_model_checkpoint_without_prefix_suggests_the_prefix(tmp_path):
+    checkpoint = save_classifier(tmp_path / 'classifier.pth')
+    backbone = RaftMLP(arch='small', img_size=32,
+                       init_cfg=dict(type='Pretrained', checkpoint=checkpoint))
+    with pytest.raises(ValueError, match=r"nests the backbone under 'backbone\.'.*"
+                                         r"prefix='backbone\.'"):
+        backbone.init_weights()
+
+
 def test_load_from_of_another_img_size_stops_the_whole_model_load(tmp_path):
     """Runner's load_from path: mmengine's load_checkpoint on the whole classifier."""
     from mmengine.runner import load_checkpoint
@@ -93,9 +109,10 @@ def test_matching_checkpoint_loads_silently_and_exactly(tmp_path, caplog):
 
 # ---- start-up checks in the tools ------------------------------------------------------------
 
-def test_fpn_in_channels_that_do_not_match_the_backbone_name_both_lists(digits_canvas):
-    cfg = load_config(osp.join(REPO_ROOT, DET_DEMO),
-                      {'model.neck.in_channels': [96, 192, 384, 768]})
+def test_fpn_in_channels_that_do_not_match_the_backbone_name_both_lists():
+    # Config.fromfile, not load_config: that would leave mmdet as the default scope for later tests
+    cfg = Config.fromfile(osp.join(REPO_ROOT, DET_DEMO))
+    cfg.merge_from_dict({'model.neck.in_channels': [96, 192, 384, 768]})
     with pytest.raises(ValueError) as failure:
         check_backbone(cfg)
     message = str(failure.value)
@@ -103,7 +120,7 @@ def test_fpn_in_channels_that_do_not_match_the_backbone_name_both_lists(digits_c
     assert 'outputs [64, 128, 256, 512] channels' in message
     assert 'model.neck.in_channels=[64, 128, 256, 512]' in message
     # the demo as shipped passes
-    assert check_backbone(load_config(osp.join(REPO_ROOT, DET_DEMO))).out_channels == \
+    assert check_backbone(Config.fromfile(osp.join(REPO_ROOT, DET_DEMO))).out_channels == \
         [64, 128, 256, 512]
 
 
@@ -119,6 +136,16 @@ def test_missing_data_root_names_the_path_and_the_layout(config, root, layout):
     message = str(failure.value)
     assert f'train_dataloader: dataset root {root} does not exist' in message
     assert layout in message
+
+
+def test_test_tool_names_a_missing_test_data_root(tmp_path):
+    checkpoint = save_classifier(tmp_path / 'model.pth')
+    with pytest.raises(AssertionError) as failure:
+        python_tool('tools/test.py', CLS_DEMO, checkpoint, '--work-dir', tmp_path / 'eval',
+                    '--cfg-options', 'test_dataloader.dataset.data_root=data/gone_digits')
+    assert 'test_dataloader: dataset root data/gone_digits does not exist' in str(failure.value)
+    assert 'python tools/misc/make_digits.py' in str(failure.value)
+    assert not (tmp_path / 'eval').exists()
 
 
 def work_dir_with_history(tmp_path):

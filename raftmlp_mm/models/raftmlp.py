@@ -434,9 +434,17 @@ class RaftMLP(BaseModule):
                                  ('unexpected keys', unexpected)):
                 if names:
                     lines += listing(title, names)
-            lines.append('Fix: set the backbone arch and img_size to those the checkpoint was '
-                         'trained with (token-MLP widths are raft_size x img_size / stride, so '
-                         'img_size must match too), or load a checkpoint of this variant.')
+            nested = [key[:-len(missing[0])] for key in given
+                      if missing and key.endswith('.' + missing[0])]
+            if nested:  # e.g. a whole classifier's state dict loaded without prefix='backbone.'
+                lines.append(f'Fix: the checkpoint nests the backbone under {nested[0]!r}: load '
+                             f"it with init_cfg=dict(type='Pretrained', checkpoint=..., "
+                             f'prefix={nested[0]!r}).')
+            else:
+                lines.append('Fix: set the backbone arch and img_size to those the checkpoint '
+                             'was trained with (token-MLP widths are raft_size x img_size / '
+                             'stride, so img_size must match too), or load a checkpoint of '
+                             'this variant.')
             raise ValueError('\n'.join(lines))
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)
