@@ -204,7 +204,7 @@ DATASET_LAYOUTS = {
                    'DATA_ROOT/{train,val}2017/*.jpg',
     'ADE20KDataset': 'DATA_ROOT/images/{training,validation}/*.jpg and '
                      'DATA_ROOT/annotations/{training,validation}/*.png',
-    'DigitsSegDataset': 'DATA_ROOT/images/{training,validation}/*.png and '
+    'DigitsSegDataset': 'DATA_ROOT/images/{training,validation}/*.jpg and '
                         'DATA_ROOT/annotations/{training,validation}/*.png',
 }
 
