@@ -31,6 +31,8 @@ setup(
     install_requires=read_requirements('runtime') + read_requirements('mminstall'),
     extras_require=dict(
         tests=read_requirements('tests'),
+        # ONNX export and onnxruntime (raftmlp_mm.deployment), pinned as in tests.txt
+        export=[r for r in read_requirements('tests') if r.startswith('onnx')],
         optional=read_requirements('optional') + read_requirements('nodeps'),
         wandb=['wandb'],
     ),
