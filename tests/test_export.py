@@ -20,8 +20,9 @@ from raftmlp_mm.models import RaftMLP
 from .conftest import REPO_ROOT
 from .utils import python_tool, tool_env
 
-onnx = pytest.importorskip('onnx', reason='pip install -r requirements/tests.txt')
-pytest.importorskip('onnxruntime', reason='pip install -r requirements/tests.txt')
+# test dependencies (requirements/tests.txt): a missing one fails with the install command
+onnx = require('onnx')
+require('onnxruntime')
 
 TOOL = 'tools/deployment/export_onnx.py'
 CLS_DEMO = 'configs/classification/demo/raftmlp_s_digits.py'  # RaftMLP-S, img_size 32
