@@ -6,6 +6,7 @@ Configs of any host (mmpretrain, mmdet, mmseg) reach our modules with a scoped t
 """
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import Registry
@@ -18,3 +19,4 @@ HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='raftmlp_mm',
                  locations=['raftmlp_mm.engine'])
 OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope='raftmlp_mm',
                           locations=['raftmlp_mm.engine'])
+LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope='raftmlp_mm', locations=['raftmlp_mm.engine'])

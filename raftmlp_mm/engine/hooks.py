@@ -1,10 +1,17 @@
+import json
 import math
 import os.path as osp
+import platform
+import sys
 
+import mmengine
+import torch
+from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.runner import EpochBasedTrainLoop
 
 from ..registry import HOOKS
+from ..version import __version__
 
 
 @HOOKS.register_module()
@@ -33,3 +40,44 @@ class StopOnNonFiniteLoss(Hook):
             f'non-finite loss at {where}: {bad}. Training stopped; {kept}. Fix: lower the lr '
             '(optim_wrapper.optimizer.lr), clip gradients (optim_wrapper.clip_grad='
             'dict(max_norm=...)) or check the data and the loss weights.')
+
+
+@HOOKS.register_module()
+class RecordRunInfo(Hook):
+    """Write ``<log dir>/run_info.json`` at the start of training: the seed actually used, the
+    randomness settings, the world size, what the run resumed from and the command line.
+
+    MMEngine already dumps the resolved config (``<work dir>/<config name>.py``, and per run
+    ``<log dir>/vis_data/config.py``); with seed=None that config does not say which seed was
+    drawn. ``skipped_checkpoints`` are the unreadable checkpoints ``tools/train.py --resume``
+    passed over, as ``[path, problem]`` pairs; they are logged here too, into the run log.
+    """
+
+    priority = 'VERY_LOW'
+
+    def __init__(self, skipped_checkpoints=()):
+        self.skipped_checkpoints = [list(item) for item in skipped_checkpoints]
+
+    def before_train(self, runner):
+        for path, problem in self.skipped_checkpoints:
+            runner.logger.warning(f'resume skipped {path}: {problem}')
+        if not is_main_process():
+            return
+        cfg = runner.cfg
+        info = dict(
+            seed=runner.seed,
+            randomness=dict(runner._randomness_cfg),
+            world_size=runner.world_size,
+            launcher=runner.launcher,
+            train_loop=type(runner.train_loop).__name__,
+            resumed_from=cfg.get('load_from') if cfg.get('resume') else None,
+            skipped_checkpoints=self.skipped_checkpoints,
+            start_epoch=runner.epoch,
+            start_iter=runner.iter,
+            config=cfg.filename,
+            command=[sys.executable] + sys.argv,
+            threads=torch.get_num_threads(),
+            versions=dict(python=platform.python_version(), torch=torch.__version__,
+                          mmengine=mmengine.__version__, raftmlp_mm=__version__))
+        with open(osp.join(runner.log_dir, 'run_info.json'), 'w') as f:
+            json.dump(info, f, indent=2, default=str)
