@@ -72,7 +72,10 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = apply_args(load_config(args.config, args.cfg_options), args)
     # everything that can be checked before the Runner touches the work dir
-    skipped = resolve_resume(cfg, args.resume)  # picks a checkpoint that loads
+    resume = args.resume
+    if resume is None and cfg.get('resume'):  # resume=True written in the config
+        resume = cfg.get('load_from') or 'auto'
+    skipped = resolve_resume(cfg, resume)  # picks a checkpoint that loads
     if not cfg.resume:  # resuming restores every weight from the work dir
         check_checkpoints_exist(cfg)
     check_backbone(cfg)
