@@ -33,7 +33,6 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 import torch
-from mmengine.dataset import InfiniteSampler
 from mmengine.dist import get_rank
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
@@ -238,10 +237,6 @@ class ExactResumeIterBasedTrainLoop(IterBasedTrainLoop):
         if self._batches is not None:
             # the infinite iterator made in super().__init__ starts loading right away
             self._batches.seed = runner.seed
-            if not isinstance(self._batches.sampler, InfiniteSampler):
-                print_log('exact resume: an iteration loop over a finite sampler restarts '
-                          'the dataloader every pass; use InfiniteSampler',
-                          logger='current', level=logging.WARNING)
         super().__init__(runner, dataloader, *args, **kwargs)
 
     def run(self):
