@@ -125,6 +125,11 @@ def test_onnx_model_refuses_another_input_shape(tiny, tmp_path):
         OnnxModel(path)(np.zeros((1, 3, 96, 64), np.float32))
 
 
+# Recorded graphs use aten.linear; eager CPU runs the MLPs as oneDNN matmuls (Mlp's fast path),
+# which round differently: the same tolerance as the golden-tensor fidelity tests.
+EAGER_ATOL = 1e-5
+
+
 def test_torchscript_round_trip(classifier, tmp_path):
     shape = SHAPES['resampled']
     path = str(tmp_path / 'classifier.pt')
@@ -132,7 +137,7 @@ def test_torchscript_round_trip(classifier, tmp_path):
     loaded = torch.jit.load(path)
     x = example_input(shape, seed=3)
     with torch.no_grad():
-        assert max_abs_diff(loaded(x), classifier(x, mode='tensor')) <= 1e-6
+        assert max_abs_diff(loaded(x), classifier(x, mode='tensor')) <= EAGER_ATOL
 
 
 def test_torch_export_program_and_save_load_round_trip(backbone, tmp_path):
@@ -142,8 +147,8 @@ def test_torch_export_program_and_save_load_round_trip(backbone, tmp_path):
     x = example_input(shape, seed=4)
     with torch.no_grad():
         expected = backbone(x)
-    assert max_abs_diff(run_program(program, x), expected) <= 1e-6
-    assert max_abs_diff(run_program(torch.export.load(path), x), expected) <= 1e-6
+    assert max_abs_diff(run_program(program, x), expected) <= EAGER_ATOL
+    assert max_abs_diff(run_program(torch.export.load(path), x), expected) <= EAGER_ATOL
 
 
 def test_torch_export_of_the_resampling_path(tiny):

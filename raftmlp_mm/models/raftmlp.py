@@ -50,8 +50,45 @@ class DropPath(nn.Module):
         return f'rate={self.rate}'
 
 
+def _tracing() -> bool:
+    """True while TorchDynamo (torch.compile, torch.export), TorchScript or ONNX export records."""
+    if torch._dynamo.is_compiling():
+        return True
+    return torch.jit.is_tracing() or torch.jit.is_scripting() or torch.onnx.is_in_onnx_export()
+
+
+def _has_hooks(module: nn.Module) -> bool:
+    """Whether calling ``module`` would run hooks that bypassing it would skip."""
+    from torch.nn.modules import module as module_mod
+    return bool(module._forward_hooks or module._forward_pre_hooks or
+                module_mod._global_forward_hooks or module_mod._global_forward_pre_hooks)
+
+
+def linear_onednn(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]):
+    """``F.linear`` on rows (N, in) computed as a 1x1 channels-last convolution.
+
+    On CPU this runs oneDNN's JIT matmul kernels instead of the BLAS gemm behind ``F.linear``;
+    on the token and channel MLP shapes here they are 5-20% faster forward and backward
+    (docs/benchmarks.md). The layouts are chosen so that no copy is made either way.
+    """
+    rows, dims = x.shape
+    x = x.view(1, rows, 1, dims).permute(0, 3, 1, 2)  # (1, in, N, 1), channels-last memory
+    y = F.conv2d(x, weight.view(*weight.shape, 1, 1), bias)  # (1, out, N, 1), channels-last
+    return y.permute(0, 2, 3, 1).reshape(rows, -1)  # a view: (N, out)
+
+
 class Mlp(nn.Module):
-    """Two linear layers on the last axis with an exact GELU between them."""
+    """Two linear layers on the last axis with an exact GELU between them.
+
+    The fast path (CPU, fp32, eager) computes the same arithmetic as the plain one with fewer
+    memory passes: the linears run as oneDNN matmuls (``linear_onednn``), rows are processed in
+    blocks so that no hidden activation tensor exceeds ``block_bytes`` (larger ones are mapped
+    fresh from the OS and page-faulted in on every call), and without autograd GELU runs in
+    place. Tracing, export, autocast, dropout and hooks on the linears take the plain path.
+    """
+
+    block_bytes = 24 << 20
+    use_onednn = True
 
     def __init__(self, dims: int, hidden_dims: int, drop: float = 0.):
         super().__init__()
@@ -61,7 +98,33 @@ class Mlp(nn.Module):
         self.drop = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+        if not self._fast_path(x):
+            return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+        flat = x.reshape(-1, x.shape[-1])  # (N, dims)
+        rows = flat.shape[0]
+        blocks = math.ceil(rows * self.fc1.out_features * x.element_size() / self.block_bytes)
+        if blocks <= 1:
+            out = self._rows(flat)
+        else:  # equal blocks, each under block_bytes of hidden activations
+            out = torch.cat([self._rows(part) for part in flat.split(math.ceil(rows / blocks))])
+        return out.view(*x.shape[:-1], self.fc2.out_features)
+
+    def _rows(self, x: torch.Tensor) -> torch.Tensor:
+        hidden = linear_onednn(x, self.fc1.weight, self.fc1.bias)
+        if torch.is_grad_enabled() and (x.requires_grad or self.fc1.weight.requires_grad):
+            hidden = F.gelu(hidden)
+        else:
+            hidden = torch.ops.aten.gelu_(hidden)  # nothing keeps the pre-activation: reuse it
+        return linear_onednn(hidden, self.fc2.weight, self.fc2.bias)
+
+    def _fast_path(self, x: torch.Tensor) -> bool:
+        if _tracing():  # export and compilers get the plain graph
+            return False
+        return (self.use_onednn and x.device.type == 'cpu' and x.dtype == torch.float32
+                and self.fc1.weight.dtype == torch.float32 and torch.backends.mkldnn.enabled
+                and torch.backends.mkldnn.is_available() and not torch.is_autocast_cpu_enabled()
+                and not (self.training and self.drop.p > 0)
+                and not _has_hooks(self.fc1) and not _has_hooks(self.fc2))  # e.g. FLOP counters
 
 
 class RaftTokenMixing(nn.Module):
@@ -90,14 +153,17 @@ class RaftTokenMixing(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, H, W, C = x.shape
         r, o = self.raft_size, C // self.raft_size
-        # vertical: (B, H, W, r, o) -> (B, o, W, r, H) -> (B, o, W, r*H): one row per raft and column
+        # The MLP inputs are laid out with one row per raft and column (row); their outputs are
+        # added back through a permuted view, so the residual stream stays (B, H, W, C) in memory
+        # and no copy back is made.
+        # vertical: (B, H, W, r, o) -> (B, o, W, r, H) -> (B, o, W, r*H)
         y = self.norm_vertical(x).view(B, H, W, r, o).permute(0, 4, 2, 3, 1).reshape(B, o, W, r * H)
-        y = self.mlp_vertical(y).view(B, o, W, r, H).permute(0, 4, 2, 3, 1).reshape(B, H, W, C)
-        x = x + self.drop_path(y)
-        # horizontal: (B, H, W, r, o) -> (B, o, H, r, W) -> (B, o, H, r*W): one row per raft and row
+        y = self.mlp_vertical(y).view(B, o, W, r, H).permute(0, 4, 2, 3, 1)  # (B, H, W, r, o)
+        x = (x.reshape(B, H, W, r, o) + self.drop_path(y)).view(B, H, W, C)
+        # horizontal: (B, H, W, r, o) -> (B, o, H, r, W) -> (B, o, H, r*W)
         y = self.norm_horizontal(x).view(B, H, W, r, o).permute(0, 4, 1, 3, 2).reshape(B, o, H, r * W)
-        y = self.mlp_horizontal(y).view(B, o, H, r, W).permute(0, 2, 4, 3, 1).reshape(B, H, W, C)
-        return x + self.drop_path(y)
+        y = self.mlp_horizontal(y).view(B, o, H, r, W).permute(0, 2, 4, 3, 1)  # (B, H, W, r, o)
+        return (x.view(B, H, W, r, o) + self.drop_path(y)).view(B, H, W, C)
 
 
 class MixerTokenMixing(nn.Module):
@@ -114,8 +180,8 @@ class MixerTokenMixing(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, H, W, C = x.shape
         y = self.norm(x).reshape(B, H * W, C).transpose(1, 2)  # (B, C, N): mix along tokens
-        y = self.mlp(y).transpose(1, 2).reshape(B, H, W, C)
-        return x + self.drop_path(y)
+        y = self.mlp(y).transpose(1, 2)  # (B, N, C), added through the view: no copy back
+        return (x.reshape(B, H * W, C) + self.drop_path(y)).view(B, H, W, C)
 
 
 class RaftMLPBlock(nn.Module):
@@ -216,7 +282,10 @@ class RaftMLPLevel(nn.Module):
         p = self.patch_size
         H, W = x.shape[-2:]
         x = resize_bicubic(x, (math.ceil(H / p) * p, math.ceil(W / p) * p))
-        return self.patch_embed(x).permute(0, 2, 3, 1)
+        # A channels-last convolution gives channels-last output, so the tokens are contiguous
+        # (B, h, w, C) without a copy; every later LayerNorm and reshape relies on that.
+        x = self.patch_embed(x.contiguous(memory_format=torch.channels_last))
+        return x.permute(0, 2, 3, 1).contiguous()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.embed(x)

@@ -1,0 +1,332 @@
+"""Speed and memory of RaftMLP against its peers, measured side by side in one run.
+
+    python tools/analysis_tools/benchmark.py                      # every setting, CPU
+    python tools/analysis_tools/benchmark.py --settings cls-infer --models small resnet50
+    python tools/analysis_tools/benchmark.py --device cuda --bf16 --channels-last
+    python tools/analysis_tools/benchmark.py --flops-only --input-size 800 1216
+
+Every table row gives params, MACs, the median latency over ``--repeats`` rounds after warm-up,
+throughput, peak memory and the ratio of the latency to ResNet-50's. The models are timed
+round-robin inside each round (ResNet-50 in every round), so drift of the machine's speed hits
+all rows alike. Peak memory is measured for each model in a fresh subprocess: on CPU the rise of
+the peak RSS over the resting process, on CUDA ``torch.cuda.max_memory_allocated``.
+
+Settings (batch sizes are for CPU; ``--device cuda`` uses the GPU ones):
+  cls-infer     classifier forward, batch 8 / 64, 224x224
+  train-step    classifier forward + cross-entropy + backward + AdamW step, batch 8 / 64, 224x224
+  det-backbone  backbone forward, every level, batch 1 / 2, 800x1216 (Mask R-CNN's input)
+  seg-backbone  backbone forward, every level, batch 2 / 16, 512x512 (Semantic FPN's input)
+RaftMLP MACs follow the paper (every linear and patch embedding); peers' MACs come from
+MMEngine's FlopAnalyzer (convolutions, matmuls and linears).
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import nullcontext
+from typing import Callable, Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from raftmlp_mm.models import RaftMLP  # noqa: E402
+from raftmlp_mm.utils import count_linear_macs, count_parameters  # noqa: E402
+
+BASELINE = 'resnet50'
+# name: (backbone config, its last-level channels, whether it takes any input size)
+MODELS: Dict[str, tuple] = {
+    'small': (dict(type='raftmlp_mm.RaftMLP', arch='small'), 512, True),
+    'medium': (dict(type='raftmlp_mm.RaftMLP', arch='medium'), 768, True),
+    'large': (dict(type='raftmlp_mm.RaftMLP', arch='large'), 1024, True),
+    'org-mixer': (dict(type='raftmlp_mm.RaftMLP', arch='org-mixer'), 768, True),
+    'resnet50': (dict(type='ResNet', depth=50), 2048, True),
+    'swin-t': (dict(type='SwinTransformer', arch='tiny'), 768, True),
+    'convnext-t': (dict(type='ConvNeXt', arch='tiny'), 768, True),
+    'mlp-mixer-b16': (dict(type='MlpMixer', arch='b', img_size=224, patch_size=16), 768, False),
+}
+DENSE_OUTPUTS = {  # backbone arguments for the detection / segmentation settings
+    'small': dict(out_indices=(0, 1, 2, 3)),
+    'medium': dict(out_indices=(0, 1, 2, 3)),
+    'large': dict(out_indices=(0, 1, 2, 3)),
+    'org-mixer': dict(out_indices=(0, 1, 2, 3), pyramid_blocks=(3, 5, 7, 11)),
+    'resnet50': dict(out_indices=(0, 1, 2, 3)),
+    'swin-t': dict(out_indices=(0, 1, 2, 3)),
+    'convnext-t': dict(out_indices=(0, 1, 2, 3), gap_before_final_norm=False),
+}
+# name: (what runs, input size, CPU batch, GPU batch)
+SETTINGS = {
+    'cls-infer': ('classifier', (224, 224), 8, 64),
+    'train-step': ('train', (224, 224), 8, 64),
+    'det-backbone': ('backbone', (800, 1216), 1, 2),
+    'seg-backbone': ('backbone', (512, 512), 2, 16),
+}
+
+
+class Classifier(nn.Module):
+    """Backbone, global average pooling over its last output, linear head (mmpretrain's layout)."""
+
+    def __init__(self, backbone: nn.Module, channels: int, num_classes: int = 1000):
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Linear(channels, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feat = self.backbone(x)[-1]
+        feat = feat.mean(dim=-1) if feat.dim() == 3 else feat.mean(dim=(2, 3))  # (B, C)
+        return self.head(feat)
+
+
+def build_backbone(name: str, dense: bool) -> nn.Module:
+    import raftmlp_mm  # noqa: F401  (registers RaftMLP)
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+    cfg = dict(MODELS[name][0], **(DENSE_OUTPUTS[name] if dense else {}))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return PRETRAIN_MODELS.build(cfg)
+
+
+def build(name: str, setting: str) -> nn.Module:
+    kind = SETTINGS[setting][0]
+    if kind == 'backbone':
+        return build_backbone(name, dense=True)
+    return Classifier(build_backbone(name, dense=False), MODELS[name][1])
+
+
+def count_macs(model: nn.Module, size) -> int:
+    backbone = getattr(model, 'backbone', model)
+    if isinstance(backbone, RaftMLP):
+        macs = count_linear_macs(backbone, size)
+        head = getattr(model, 'head', None)
+        return macs + (head.in_features * head.out_features if head is not None else 0)
+    from mmengine.analysis import FlopAnalyzer
+    param = next(model.parameters())
+    analyzer = FlopAnalyzer(model, torch.zeros(1, 3, *size, device=param.device))
+    analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    return analyzer.total()
+
+
+def step_fn(model: nn.Module, setting: str, batch: int, args) -> Callable[[], None]:
+    """One timed unit of work of ``setting`` on ``model`` (already on the device)."""
+    kind, size = SETTINGS[setting][:2]
+    device = torch.device(args.device)
+    x = torch.randn(batch, 3, *size, device=device)
+    if args.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if args.bf16 \
+        else nullcontext
+    if kind != 'train':
+        model.eval()
+
+        def run():
+            with torch.inference_mode(), autocast():
+                model(x)
+        return run
+    model.train()
+    target = torch.randint(0, 1000, (batch, ), device=device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+    def run():
+        with autocast():
+            loss = F.cross_entropy(model(x), target)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return run
+
+
+def prepare(name: str, setting: str, args) -> nn.Module:
+    model = build(name, setting).to(args.device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if args.compile:
+        model = torch.compile(model)
+    return model
+
+
+def sync(device: str):
+    if device == 'cuda':
+        torch.cuda.synchronize()
+
+
+def time_once(run: Callable[[], None], device: str, iters: int) -> float:
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(iters):
+        run()
+    sync(device)
+    return (time.perf_counter() - start) / iters
+
+
+def applicable(name: str, setting: str) -> bool:
+    kind, size = SETTINGS[setting][:2]
+    return MODELS[name][2] or (kind != 'backbone' and tuple(size) == (224, 224))
+
+
+def measure_setting(setting: str, names: List[str], args) -> List[dict]:
+    kind, size, cpu_batch, gpu_batch = SETTINGS[setting]
+    batch = args.batch or (gpu_batch if args.device == 'cuda' else cpu_batch)
+    names = [n for n in names if applicable(n, setting)]
+    rows, runs = {}, {}
+    for name in names:
+        model = prepare(name, setting, args)
+        rows[name] = dict(model=name, params=count_parameters(model),
+                          macs=count_macs(build(name, setting), size) * batch, times=[])
+        runs[name] = step_fn(model, setting, batch, args)
+        for _ in range(args.warmup):
+            runs[name]()
+    for _ in range(args.repeats):  # round-robin: every round times every model once
+        for name in names:
+            rows[name]['times'].append(time_once(runs[name], args.device, args.iters))
+    base = statistics.median(rows[BASELINE]['times']) if BASELINE in rows else None
+    for name in names:
+        row = rows[name]
+        row['latency_ms'] = statistics.median(row['times']) * 1e3
+        row['throughput'] = batch / row['latency_ms'] * 1e3
+        row['ratio'] = row['latency_ms'] / (base * 1e3) if base else float('nan')
+        row['batch'] = batch
+        if args.memory:
+            row['peak_mib'] = probe_memory(name, setting, batch, args)
+    return [rows[n] for n in names]
+
+
+def probe_memory(name: str, setting: str, batch: int, args) -> float:
+    """Peak memory of one unit of work, measured in a fresh process so nothing else counts."""
+    cmd = [sys.executable, osp.abspath(__file__), '--probe', name, setting, '--batch', str(batch),
+           '--device', args.device]
+    cmd += [flag for flag, on in (('--bf16', args.bf16), ('--channels-last', args.channels_last))
+            if on]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])['peak_mib']
+
+
+def run_probe(name: str, setting: str, args):
+    import resource
+    model = prepare(name, setting, args)
+    run = step_fn(model, setting, args.batch, args)
+    if args.device == 'cuda':
+        run()  # the optimizer state exists from the first step on
+        torch.cuda.reset_peak_memory_stats()
+        resting = torch.cuda.memory_allocated()
+        run()
+        peak = torch.cuda.max_memory_allocated() - resting
+    else:
+        # ru_maxrss is the process's high-water mark (KiB on Linux); the rise over the built
+        # model covers activations, gradients and the optimizer state.
+        resting = current_rss_kib()
+        run()
+        run()
+        peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - resting) * 1024
+    print(json.dumps(dict(peak_mib=peak / 2**20)))
+
+
+def current_rss_kib() -> int:
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') // 1024
+
+
+def print_table(setting: str, rows: List[dict], args):
+    kind, size = SETTINGS[setting][:2]
+    batch = rows[0]['batch'] if rows else args.batch
+    flags = [f for f, on in (('bf16', args.bf16), ('channels-last', args.channels_last),
+                             ('compile', args.compile)) if on]
+    print(f'\n### {setting}: {kind}, batch {batch}, {size[0]}x{size[1]}, {args.device}, '
+          f'{torch.get_num_threads()} threads' + (f', {", ".join(flags)}' if flags else ''))
+    mem = 'peak MiB |' if args.memory else ''
+    print(f'| model | params (M) | GMACs | latency (ms) | img/s | {mem} vs ResNet-50 |')
+    print('|---|---:|---:|---:|---:|' + ('---:|' if args.memory else '') + '---:|')
+    for r in rows:
+        mem = f' {r["peak_mib"]:.0f} |' if args.memory else ''
+        print(f'| {r["model"]} | {r["params"] / 1e6:.1f} | {r["macs"] / 1e9:.2f} | '
+              f'{r["latency_ms"]:.1f} | {r["throughput"]:.1f} |{mem} {r["ratio"]:.2f} |')
+    sys.stdout.flush()
+
+
+def flops_only(names: List[str], size):
+    print(f'| model | params (M) | GMACs @ {size[0]}x{size[1]} |\n|---|---:|---:|')
+    for name in names:
+        if not applicable(name, 'det-backbone') and tuple(size) != (224, 224):
+            continue
+        model = Classifier(build_backbone(name, dense=False), MODELS[name][1])
+        print(f'| {name} | {count_parameters(model) / 1e6:.2f} | '
+              f'{count_macs(model, size) / 1e9:.2f} |')
+
+
+def plot(results: Dict[str, List[dict]], path: str):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(results), figsize=(4.5 * len(results), 4), squeeze=False)
+    for ax, (setting, rows) in zip(axes[0], results.items()):
+        for r in rows:
+            raft = r['model'] in ('small', 'medium', 'large', 'org-mixer')
+            ax.scatter(r['macs'] / 1e9, r['latency_ms'], color='C3' if raft else 'C0')
+            ax.annotate(r['model'], (r['macs'] / 1e9, r['latency_ms']), fontsize=8,
+                        xytext=(3, 3), textcoords='offset points')
+        ax.set(title=setting, xlabel='GMACs per batch', ylabel='latency (ms)')
+        ax.grid(alpha=.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f'\nplot: {path}')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--settings', nargs='+', default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument('--models', nargs='+', default=list(MODELS), choices=list(MODELS))
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch\'s own)')
+    parser.add_argument('--batch', type=int, help='override the setting\'s batch size')
+    parser.add_argument('--repeats', type=int, default=7, help='timed rounds (median is taken)')
+    parser.add_argument('--iters', type=int, default=1, help='units of work per timed round')
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--bf16', action='store_true', help='bfloat16 autocast')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='channels-last input and weights (helps the convolutional peers)')
+    parser.add_argument('--compile', action='store_true', help='torch.compile every model')
+    parser.add_argument('--memory', action='store_true',
+                        help='also measure peak memory (one subprocess per model)')
+    parser.add_argument('--json', help='also write the rows to this file')
+    parser.add_argument('--plot', help='save latency vs MACs, one panel per setting, here')
+    parser.add_argument('--flops-only', action='store_true', help='only params and MACs')
+    parser.add_argument('--input-size', type=int, nargs=2, default=[224, 224],
+                        help='input size for --flops-only')
+    parser.add_argument('--probe', nargs=2, metavar=('MODEL', 'SETTING'), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda: no CUDA device is visible to torch')
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    if args.probe:
+        return run_probe(*args.probe, args)
+    if args.flops_only:
+        return flops_only(args.models, args.input_size)
+    names = list(dict.fromkeys(([BASELINE] if BASELINE not in args.models else [])
+                               + args.models))
+    print('command: python tools/analysis_tools/benchmark.py ' + ' '.join(sys.argv[1:]))
+    print(f'torch {torch.__version__}, {args.device}, {torch.get_num_threads()} threads')
+    results = {}
+    for setting in args.settings:
+        results[setting] = measure_setting(setting, names, args)
+        print_table(setting, results[setting], args)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(results, f, indent=1)
+    if args.plot:
+        plot(results, args.plot)
+
+
+if __name__ == '__main__':
+    main()
