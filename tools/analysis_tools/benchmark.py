@@ -6,7 +6,8 @@
     python tools/analysis_tools/benchmark.py --flops-only --input-size 800 1216
 
 Every table row gives params, MACs, the median latency over ``--repeats`` rounds after warm-up,
-throughput, peak memory and the ratio of the latency to ResNet-50's. The models are timed
+throughput, the ratio of the latency to ResNet-50's and, on request, peak memory and the
+onnxruntime latency of the same model exported to ONNX. The models are timed
 round-robin inside each round (ResNet-50 in every round), so drift of the machine's speed hits
 all rows alike. Peak memory is measured for each model in a fresh subprocess: on CPU the rise of
 the peak RSS over the resting process, on CUDA ``torch.cuda.max_memory_allocated``.
@@ -193,7 +194,23 @@ def measure_setting(setting: str, names: List[str], args) -> List[dict]:
         row['batch'] = batch
         if args.memory:
             row['peak_mib'] = probe_memory(name, setting, batch, args)
+        if args.onnxruntime and kind != 'train':
+            row['ort_ms'] = onnxruntime_ms(name, setting, batch, args)
     return [rows[n] for n in names]
+
+
+def onnxruntime_ms(name: str, setting: str, batch: int, args) -> float:
+    """Median onnxruntime latency of the same model and input (opset 17, fp32), or NaN."""
+    from raftmlp_mm.deployment import onnxruntime_latency
+    size = SETTINGS[setting][1]
+    try:
+        seconds = onnxruntime_latency(build(name, setting).eval(), (batch, 3, *size),
+                                      warmup=args.warmup, repeats=args.repeats,
+                                      intra_op_num_threads=torch.get_num_threads())
+    except Exception as error:  # an exporter limit of a peer must not end the whole run
+        print(f'onnxruntime: {name} {setting} failed: {str(error).splitlines()[0][:200]}')
+        return float('nan')
+    return seconds * 1e3
 
 
 def probe_memory(name: str, setting: str, batch: int, args) -> float:
@@ -238,13 +255,16 @@ def print_table(setting: str, rows: List[dict], args):
                              ('compile', args.compile)) if on]
     print(f'\n### {setting}: {kind}, batch {batch}, {size[0]}x{size[1]}, {args.device}, '
           f'{torch.get_num_threads()} threads' + (f', {", ".join(flags)}' if flags else ''))
-    mem = 'peak MiB |' if args.memory else ''
-    print(f'| model | params (M) | GMACs | latency (ms) | img/s | {mem} vs ResNet-50 |')
-    print('|---|---:|---:|---:|---:|' + ('---:|' if args.memory else '') + '---:|')
+    extra = [('peak MiB', 'peak_mib', '.0f')] if args.memory else []
+    if any('ort_ms' in r for r in rows):
+        extra.append(('onnxruntime (ms)', 'ort_ms', '.1f'))
+    print('| model | params (M) | GMACs | latency (ms) | img/s | vs ResNet-50 |'
+          + ''.join(f' {title} |' for title, _, _ in extra))
+    print('|---|---:|---:|---:|---:|---:|' + '---:|' * len(extra))
     for r in rows:
-        mem = f' {r["peak_mib"]:.0f} |' if args.memory else ''
         print(f'| {r["model"]} | {r["params"] / 1e6:.1f} | {r["macs"] / 1e9:.2f} | '
-              f'{r["latency_ms"]:.1f} | {r["throughput"]:.1f} |{mem} {r["ratio"]:.2f} |')
+              f'{r["latency_ms"]:.1f} | {r["throughput"]:.1f} | {r["ratio"]:.2f} |'
+              + ''.join(f' {r.get(key, float("nan")):{fmt}} |' for _, key, fmt in extra))
     sys.stdout.flush()
 
 
@@ -292,6 +312,8 @@ def parse_args(argv=None):
     parser.add_argument('--compile', action='store_true', help='torch.compile every model')
     parser.add_argument('--memory', action='store_true',
                         help='also measure peak memory (one subprocess per model)')
+    parser.add_argument('--onnxruntime', action='store_true',
+                        help='also time onnxruntime (CPU, same threads) on the inference settings')
     parser.add_argument('--json', help='also write the rows to this file')
     parser.add_argument('--plot', help='save latency vs MACs, one panel per setting, here')
     parser.add_argument('--flops-only', action='store_true', help='only params and MACs')

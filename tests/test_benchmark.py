@@ -1,0 +1,47 @@
+"""tools/analysis_tools/benchmark.py runs end to end and reports what it says it reports.
+
+Only that the tables are complete and consistent is asserted: speed itself is measured with the
+tool (docs/benchmarks.md), never asserted here.
+"""
+import json
+import re
+
+from .utils import python_tool
+
+
+def table_rows(output: str, setting: str) -> dict:
+    """{model: [cells]} of the markdown table printed for ``setting``."""
+    section = output.split(f'### {setting}:')[1].split('###')[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip('|').split('|')]
+        if line.startswith('|') and cells[0] not in ('model', '') and not cells[0].startswith('-'):
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_benchmark_table_with_memory_and_onnxruntime(tmp_path):
+    result_file = tmp_path / 'rows.json'
+    out = python_tool('tools/analysis_tools/benchmark.py', '--models', 'small', '--settings',
+                      'cls-infer', '--batch', '1', '--repeats', '2', '--warmup', '1',
+                      '--threads', '1', '--memory', '--onnxruntime', '--json', str(result_file),
+                      '--plot', str(tmp_path / 'plot.png')).stdout
+    rows = table_rows(out, 'cls-infer')
+    assert set(rows) == {'small', 'resnet50'}  # the baseline is always measured
+    params, gmacs, latency, throughput, ratio, peak, ort = (float(c) for c in rows['small'])
+    assert abs(params - 9.9) < 0.05 and abs(gmacs - 2.09) < 0.005  # the paper's S, with head
+    assert abs(float(rows['resnet50'][1]) - 4.1) < 0.1
+    assert float(rows['resnet50'][4]) == 1.0
+    assert abs(throughput - 1e3 / latency) / throughput < 0.02
+    assert abs(ratio - latency / float(rows['resnet50'][2])) < 0.01
+    assert peak > 0 and ort > 0
+    saved = json.loads(result_file.read_text())['cls-infer']
+    assert [r['model'] for r in saved] == ['resnet50', 'small']
+    assert (tmp_path / 'plot.png').stat().st_size > 0
+
+
+def test_flops_only_reproduces_the_arch_table():
+    out = python_tool('tools/analysis_tools/benchmark.py', '--flops-only', '--models', 'small',
+                      'medium', 'large', 'org-mixer').stdout
+    macs = dict(re.findall(r'^\| (\S+) \| [\d.]+ \| ([\d.]+) \|$', out, re.M))
+    assert macs == {'small': '2.09', 'medium': '4.27', 'large': '6.54', 'org-mixer': '12.63'}
