@@ -251,6 +251,8 @@ class MultiScalePatchEmbed(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound)
 
     def fused_kernel(self) -> torch.Tensor:
+        if len(self.weights) == 1:
+            return self.weights[0]
         largest = max(self.kernel_sizes)
         return sum(F.pad(w, [(largest - w.shape[-1]) // 2] * 4) for w in self.weights)
 
