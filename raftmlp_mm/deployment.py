@@ -84,7 +84,8 @@ def deployable(model: nn.Module) -> nn.Module:
     convolution for kernel of unknown shape"; folding the sum once beforehand is exact (the same
     kernel and the same convolution) and also saves the sum on every call. ``model`` is untouched.
     """
-    model = copy.deepcopy(model).eval()
+    model = copy.deepcopy(model)
+    model.eval()  # not chained: some OpenMMLab backbones' train() returns None
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, MultiScalePatchEmbed):

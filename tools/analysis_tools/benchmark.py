@@ -9,8 +9,9 @@ Every table row gives params, MACs, the median latency over ``--repeats`` rounds
 throughput, the ratio of the latency to ResNet-50's and, on request, peak memory and the
 onnxruntime latency of the same model exported to ONNX. The models are timed
 round-robin inside each round (ResNet-50 in every round), so drift of the machine's speed hits
-all rows alike. Peak memory is measured for each model in a fresh subprocess: on CPU the rise of
-the peak RSS over the resting process, on CUDA ``torch.cuda.max_memory_allocated``.
+all rows alike. Peak memory is measured for each model in a fresh subprocess after one warm-up
+unit of work: on CPU the rise of the peak RSS (VmHWM) over the resting process (model, optimizer
+state and libraries resident), on CUDA the rise of ``torch.cuda.max_memory_allocated``.
 
 Settings (batch sizes are for CPU; ``--device cuda`` uses the GPU ones):
   cls-infer     classifier forward, batch 8 / 64, 224x224
@@ -79,8 +80,8 @@ class Classifier(nn.Module):
         self.head = nn.Linear(channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feat = self.backbone(x)[-1]
-        feat = feat.mean(dim=-1) if feat.dim() == 3 else feat.mean(dim=(2, 3))  # (B, C)
+        feat = self.backbone(x)[-1]  # (B, C, H, W), (B, C, N) tokens, or (B, C) pooled
+        feat = feat.flatten(2).mean(dim=-1) if feat.dim() > 2 else feat
         return self.head(feat)
 
 
@@ -185,6 +186,9 @@ def measure_setting(setting: str, names: List[str], args) -> List[dict]:
     for _ in range(args.repeats):  # round-robin: every round times every model once
         for name in names:
             rows[name]['times'].append(time_once(runs[name], args.device, args.iters))
+    if args.profile:
+        for name in names:
+            print_profile(name, setting, runs[name], args.profile)
     base = statistics.median(rows[BASELINE]['times']) if BASELINE in rows else None
     for name in names:
         row = rows[name]
@@ -204,13 +208,24 @@ def onnxruntime_ms(name: str, setting: str, batch: int, args) -> float:
     from raftmlp_mm.deployment import onnxruntime_latency
     size = SETTINGS[setting][1]
     try:
-        seconds = onnxruntime_latency(build(name, setting).eval(), (batch, 3, *size),
+        model = build(name, setting)
+        model.eval()  # mmpretrain's ResNet.train() returns None, so no chaining
+        seconds = onnxruntime_latency(model, (batch, 3, *size),
                                       warmup=args.warmup, repeats=args.repeats,
                                       intra_op_num_threads=torch.get_num_threads())
     except Exception as error:  # an exporter limit of a peer must not end the whole run
         print(f'onnxruntime: {name} {setting} failed: {str(error).splitlines()[0][:200]}')
         return float('nan')
     return seconds * 1e3
+
+
+def print_profile(name: str, setting: str, run: Callable[[], None], top: int):
+    """torch.profiler's table of the ``top`` ops by self time for one unit of work."""
+    from torch.profiler import profile
+    with profile() as prof:
+        run()
+    print(f'\nprofile: {name}, {setting}')
+    print(prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=top))
 
 
 def probe_memory(name: str, setting: str, batch: int, args) -> float:
@@ -224,28 +239,40 @@ def probe_memory(name: str, setting: str, batch: int, args) -> float:
 
 
 def run_probe(name: str, setting: str, args):
-    import resource
     model = prepare(name, setting, args)
     run = step_fn(model, setting, args.batch, args)
+    run()  # libraries paged in, kernels generated, the optimizer state allocated
     if args.device == 'cuda':
-        run()  # the optimizer state exists from the first step on
         torch.cuda.reset_peak_memory_stats()
         resting = torch.cuda.memory_allocated()
         run()
         peak = torch.cuda.max_memory_allocated() - resting
     else:
-        # ru_maxrss is the process's high-water mark (KiB on Linux); the rise over the built
-        # model covers activations, gradients and the optimizer state.
-        resting = current_rss_kib()
+        resting = resting_rss_bytes()
         run()
-        run()
-        peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - resting) * 1024
+        peak = proc_status_bytes('VmHWM') - resting
     print(json.dumps(dict(peak_mib=peak / 2**20)))
 
 
-def current_rss_kib() -> int:
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') // 1024
+def resting_rss_bytes() -> int:
+    """RSS after returning freed heap pages to the OS, with the peak (VmHWM) reset to it.
+
+    What stays resident is the model, the optimizer state and the libraries; the peak measured
+    after this is what one unit of work adds on top (activations, gradients, temporaries).
+    """
+    import ctypes
+    ctypes.CDLL('libc.so.6').malloc_trim(0)
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')  # resets VmHWM to the current RSS (Linux >= 4.0)
+    return proc_status_bytes('VmRSS')
+
+
+def proc_status_bytes(field: str) -> int:
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) * 1024  # kB
+    raise RuntimeError(f'{field} is not in /proc/self/status')
 
 
 def print_table(setting: str, rows: List[dict], args):
@@ -314,6 +341,8 @@ def parse_args(argv=None):
                         help='also measure peak memory (one subprocess per model)')
     parser.add_argument('--onnxruntime', action='store_true',
                         help='also time onnxruntime (CPU, same threads) on the inference settings')
+    parser.add_argument('--profile', type=int, metavar='N',
+                        help='also print the top N ops (torch.profiler) of every model')
     parser.add_argument('--json', help='also write the rows to this file')
     parser.add_argument('--plot', help='save latency vs MACs, one panel per setting, here')
     parser.add_argument('--flops-only', action='store_true', help='only params and MACs')
