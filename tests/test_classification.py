@@ -21,7 +21,6 @@ from mmengine.runner import Runner
 from PIL import Image
 
 from raftmlp_mm.classification import INaturalist, SequentialMixupCutMix
-from raftmlp_mm.datasets import write_classification
 from raftmlp_mm.models import RaftMLP
 from raftmlp_mm.models.convert import arch_from_original_config, convert_to_mmpretrain
 
@@ -315,11 +314,6 @@ def test_inaturalist_reads_the_competition_json(tmp_path):
 
 
 # ------------------------------------------------------------------------ tools on the demo
-@pytest.fixture(scope='module')
-def digits():
-    return write_classification(osp.join(REPO_ROOT, 'data', 'digits_cls'))
-
-
 # A few iterations of the demo: 64 training images spread over the classes, the first 64 val.
 QUICK = ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
          'train_dataloader.dataset.indices=[' + ','.join(str(i * 22) for i in range(64)) + ']',

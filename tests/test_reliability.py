@@ -9,11 +9,13 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from raftmlp_mm.apis import check_backbone, check_data_roots
-from raftmlp_mm.datasets import write_classification
 from raftmlp_mm.models import RaftMLP
 
 from .conftest import REPO_ROOT
 from .utils import python_tool
+
+# seeds set here must not change what later test files draw
+pytestmark = pytest.mark.usefixtures('own_random_state')
 
 CLS_DEMO = 'configs/classification/demo/raftmlp_s_digits.py'
 DET_DEMO = 'configs/detection/demo/maskrcnn_raftmlp_s_fpn_digits.py'
@@ -23,18 +25,6 @@ QUICK = ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
          'val_dataloader.dataset.indices=32', 'train_dataloader.num_workers=0',
          'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
          'val_dataloader.persistent_workers=False', 'default_hooks.logger.interval=1']
-
-
-@pytest.fixture(autouse=True)
-def own_random_state():
-    """The seeds set here must not change what later test files draw."""
-    with torch.random.fork_rng():
-        yield
-
-
-@pytest.fixture(scope='module')
-def digits():
-    return write_classification(osp.join(REPO_ROOT, 'data', 'digits_cls'))
 
 
 def classifier(arch='small', img_size=32, init_cfg=None):

@@ -23,12 +23,14 @@ import torch
 from mmengine.config import Config
 
 from raftmlp_mm.apis import checkpoint_problem, find_resume_checkpoint, resolve_resume
-from raftmlp_mm.datasets import write_classification
 from raftmlp_mm.engine.checkpoint import write_checksum
 from raftmlp_mm.engine.exact_resume import SeededBatches, SeededIndex, SeededSamples
 
 from .conftest import REPO_ROOT
 from .utils import python_tool, run, tool_env
+
+# seeds set here must not change what later test files draw
+pytestmark = pytest.mark.usefixtures('own_random_state')
 
 CLS_DEMO = 'configs/classification/demo/raftmlp_s_digits.py'
 SEG_DEMO = 'configs/segmentation/demo/fpn_raftmlp_s_digits.py'
@@ -43,17 +45,6 @@ SEED = ['--seed', '3', '--deterministic']
 ITER_CHECKPOINTS = ['default_hooks.checkpoint.by_epoch=False',
                     'default_hooks.checkpoint.interval=3',
                     'default_hooks.checkpoint.max_keep_ckpts=-1']
-
-
-@pytest.fixture(autouse=True)
-def own_random_state():
-    with torch.random.fork_rng():
-        yield
-
-
-@pytest.fixture(scope='module')
-def digits():
-    return write_classification(osp.join(REPO_ROOT, 'data', 'digits_cls'))
 
 
 def train(config, work_dir, *args, killed=False):

@@ -23,14 +23,13 @@ MMEngine's FlopAnalyzer (convolutions, matmuls and linears).
 """
 import argparse
 import json
-import os
 import os.path as osp
 import statistics
 import subprocess
 import sys
 import time
 from contextlib import nullcontext
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List
 
 import torch
 import torch.nn.functional as F
