@@ -5,7 +5,8 @@ Spatial Locality?", arXiv 2108.04384. Original code: https://github.com/okojoalg
 
 The file reads top-down: resampling helper, sub-blocks (MLP, raft and Mixer token mixing),
 block, patch embedding, level, the pyramid adapter for single-level archs, the backbone, and its
-arch table. Inside a level, tokens are kept channels-last as (B, h, w, C); levels exchange NCHW maps.
+arch table. Inside a level, tokens are kept contiguous channels-last as (B, h, w, C); levels
+exchange NCHW maps. docs/benchmarks.md explains the layout and the MLPs' fast CPU path.
 """
 import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -74,7 +75,7 @@ def linear_onednn(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Te
     rows, dims = x.shape
     x = x.view(1, rows, 1, dims).permute(0, 3, 1, 2)  # (1, in, N, 1), channels-last memory
     y = F.conv2d(x, weight.view(*weight.shape, 1, 1), bias)  # (1, out, N, 1), channels-last
-    return y.permute(0, 2, 3, 1).reshape(rows, -1)  # a view: (N, out)
+    return y.permute(0, 2, 3, 1).reshape(rows, -1)  # (N, out): a view of channels-last y
 
 
 class Mlp(nn.Module):
@@ -84,7 +85,8 @@ class Mlp(nn.Module):
     memory passes: the linears run as oneDNN matmuls (``linear_onednn``), rows are processed in
     blocks so that no hidden activation tensor exceeds ``block_bytes`` (larger ones are mapped
     fresh from the OS and page-faulted in on every call), and without autograd GELU runs in
-    place. Tracing, export, autocast, dropout and hooks on the linears take the plain path.
+    place. GPU, tracing, export, autocast, dropout and hooks on the linears take the plain
+    path; tests/test_fast_path.py holds the two to the same accuracy.
     """
 
     block_bytes = 24 << 20
