@@ -97,3 +97,20 @@ def test_tokens_stay_channels_last_contiguous():
         model(torch.randn(1, 3, 96, 64))
     assert len(layouts) == 2 * sum(RaftMLP.arch_zoo['small']['depths'])
     assert all(layouts)
+
+
+@pytest.mark.parametrize('arch,kwargs', [('small', {}),
+                                         ('org-mixer', dict(pyramid_blocks=(3, 5, 7, 11)))])
+def test_outputs_are_nchw_contiguous_for_mmcv_ops(arch, kwargs):
+    """Levels run channels-last inside, but what leaves the backbone is NCHW-contiguous:
+    mmcv's CPU RoIAlign reads raw NCHW memory and gathers wrong features from channels-last maps."""
+    from mmcv.ops import roi_align
+    model = RaftMLP(arch, img_size=64, out_indices=(0, 1, 2, 3), **kwargs).eval()
+    with torch.no_grad():
+        outs = model(torch.randn(1, 3, 96, 64))
+    rois = torch.tensor([[0., 2., 2., 9., 7.]])
+    for out in outs:
+        assert out.is_contiguous()
+        nchw = torch.empty(out.shape).copy_(out)  # NCHW memory whatever ``out`` is
+        assert torch.equal(roi_align(out, rois, (3, 3), 1.0, 2, 'avg', True),
+                           roi_align(nchw, rois, (3, 3), 1.0, 2, 'avg', True))

@@ -542,7 +542,10 @@ class RaftMLP(BaseModule):
             if i == last and self.final_norm:
                 x = self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
             if i in self.out_indices:
-                outs.append(x)
+                # NCHW-contiguous, as every OpenMMLab backbone's outputs: the levels run
+                # channels-last inside, but mmcv's CPU ops (RoIAlign among them) read raw NCHW
+                # memory and would silently gather wrong features from a channels-last map.
+                outs.append(x.contiguous())
         return tuple(outs)
 
     def _forward_pyramid(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
@@ -556,7 +559,7 @@ class RaftMLP(BaseModule):
             if i in self.pyramid_blocks:
                 taps.append(x.permute(0, 3, 1, 2))
         maps = self.pyramid(taps)
-        return tuple(maps[i] for i in self.out_indices)
+        return tuple(maps[i].contiguous() for i in self.out_indices)  # NCHW, as in forward
 
     def _freeze_stages(self):
         for i in range(min(self.frozen_stages, len(self.levels))):
