@@ -1,4 +1,5 @@
-"""The plugin's registries, children of MMEngine's root registries.
+"""The plugin's registries, children of MMEngine's root registries (and of mmpretrain's batch
+augment registry, which has no MMEngine parent).
 
 Configs of any host (mmpretrain, mmdet, mmseg) reach our modules with a scoped type such as
 ``type='raftmlp_mm.RaftMLP'``: MMEngine imports this module on the first lookup of the
@@ -20,3 +21,11 @@ HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='raftmlp_mm',
 OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope='raftmlp_mm',
                           locations=['raftmlp_mm.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope='raftmlp_mm', locations=['raftmlp_mm.engine'])
+
+try:  # mmpretrain's ClsDataPreprocessor builds batch augments from its own registry
+    from mmpretrain.registry import BATCH_AUGMENTS as MMPRETRAIN_BATCH_AUGMENTS
+except ImportError:  # a detection- or segmentation-only environment
+    BATCH_AUGMENTS = None
+else:
+    BATCH_AUGMENTS = Registry('batch augment', parent=MMPRETRAIN_BATCH_AUGMENTS,
+                              scope='raftmlp_mm', locations=['raftmlp_mm.datasets'])

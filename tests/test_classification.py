@@ -20,7 +20,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from PIL import Image
 
-from raftmlp_mm.classification import INaturalist, SequentialMixupCutMix
+from raftmlp_mm.datasets import INaturalist, SequentialMixupCutMix
 from raftmlp_mm.models import RaftMLP
 from raftmlp_mm.models.convert import arch_from_original_config, convert_to_mmpretrain
 

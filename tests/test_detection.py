@@ -2,6 +2,7 @@
 import glob
 import json
 import os.path as osp
+import subprocess
 
 import pytest
 import torch
@@ -10,7 +11,7 @@ from mmengine.optim import OptimWrapper
 from mmengine.registry import DefaultScope
 
 from .conftest import REPO_ROOT
-from .utils import python_tool, run
+from .utils import assert_same_training_state, killer_config, python_tool, run, tool_env
 
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs', 'detection')
 EXPERIMENTS = sorted(osp.basename(p) for p in glob.glob(osp.join(CONFIG_DIR, '*_coco.py')))
@@ -147,3 +148,32 @@ def test_demo_learns_to_detect_digits(digits_canvas, tmp_path):
     # measured 0.795 / 0.825 (README); chance-level detections score about 0
     assert metrics['coco/bbox_mAP'] > 0.4, metrics
     assert metrics['coco/segm_mAP'] > 0.4, metrics
+
+
+def test_mim_train_mmdet_killed_mid_epoch_resumes_to_the_train_tools_run(digits_canvas,
+                                                                         tmp_path):
+    """mmdet's own tools/train.py (through mim) runs the config's seeded loop and atomic
+    checkpoints: killed after iteration 7 of 8 and resumed, it ends where our tool's
+    uninterrupted run does, bit for bit (Mask R-CNN: RPN sampling, RoIAlign, mask head)."""
+    options = ['train_cfg.max_epochs=2', 'train_cfg.val_interval=100',
+               'train_dataloader.dataset.indices=8', 'train_dataloader.batch_size=2',
+               'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+               'default_hooks.logger.interval=1', 'default_hooks.checkpoint.by_epoch=False',
+               'default_hooks.checkpoint.interval=3', 'default_hooks.checkpoint.max_keep_ckpts=-1',
+               'randomness.seed=3']
+    python_tool('tools/train.py', DEMO, '--work-dir', tmp_path / 'reference',
+                '--cfg-options', *options)
+    kill = killer_config(tmp_path, "dict(type='tests.killers.KillAfterIteration', iteration=7)",
+                         DEMO)
+    mim = ['mim', 'train', 'mmdet', '--gpus', '0', '--launcher', 'none',
+           '--work-dir', tmp_path / 'wd']
+    killed = subprocess.run([str(c) for c in mim[:3] + [kill] + mim[3:] + ['--cfg-options',
+                                                                            *options]],
+                            cwd=REPO_ROOT, env=tool_env(), capture_output=True, text=True,
+                            timeout=600)
+    assert killed.returncode != 0 and (tmp_path / 'wd' / 'iter_6.pth').is_file()
+    assert not (tmp_path / 'wd' / 'iter_8.pth').exists()
+    result = run(mim[:3] + [DEMO] + mim[3:] + ['--resume', '--cfg-options', *options])
+    assert 'resuming mid-epoch: skipping the 2 batches of epoch 2' in result.stdout
+    assert_same_training_state(tmp_path / 'reference' / 'iter_8.pth',
+                               tmp_path / 'wd' / 'iter_8.pth')

@@ -2,17 +2,18 @@
 import glob
 import os.path as osp
 import re
+import sys
 
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from raftmlp_mm.apis import check_backbone, check_data_roots
+from raftmlp_mm.engine.startup_checks import check_data_root, check_neck_channels
 from raftmlp_mm.models import RaftMLP
 
 from .conftest import REPO_ROOT
-from .utils import python_tool
+from .utils import python_tool, run
 
 # seeds set here must not change what later test files draw
 pytestmark = pytest.mark.usefixtures('own_random_state')
@@ -99,19 +100,22 @@ def test_matching_checkpoint_loads_silently_and_exactly(tmp_path, caplog):
 
 # ---- start-up checks in the tools ------------------------------------------------------------
 
-def test_fpn_in_channels_that_do_not_match_the_backbone_name_both_lists():
-    # Config.fromfile, not load_config: that would leave mmdet as the default scope for later tests
+def detector(**options):
+    from mmdet.registry import MODELS
     cfg = Config.fromfile(osp.join(REPO_ROOT, DET_DEMO))
-    cfg.merge_from_dict({'model.neck.in_channels': [96, 192, 384, 768]})
+    cfg.merge_from_dict(options)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        return MODELS.build(cfg.model)
+
+
+def test_fpn_in_channels_that_do_not_match_the_backbone_name_both_lists():
     with pytest.raises(ValueError) as failure:
-        check_backbone(cfg)
+        check_neck_channels(detector(**{'model.neck.in_channels': [96, 192, 384, 768]}))
     message = str(failure.value)
     assert 'model.neck.in_channels is [96, 192, 384, 768]' in message
     assert 'outputs [64, 128, 256, 512] channels' in message
     assert 'model.neck.in_channels=[64, 128, 256, 512]' in message
-    # the demo as shipped passes
-    assert check_backbone(Config.fromfile(osp.join(REPO_ROOT, DET_DEMO))).out_channels == \
-        [64, 128, 256, 512]
+    check_neck_channels(detector())  # the demo as shipped passes
 
 
 @pytest.mark.parametrize('config,root,layout', [
@@ -122,7 +126,7 @@ def test_missing_data_root_names_the_path_and_the_layout(config, root, layout):
     cfg = Config.fromfile(osp.join(REPO_ROOT, config))
     cfg.train_dataloader.dataset.data_root = root
     with pytest.raises(FileNotFoundError) as failure:
-        check_data_roots(cfg)
+        check_data_root('train_dataloader', cfg.train_dataloader)
     message = str(failure.value)
     assert f'train_dataloader: dataset root {root} does not exist' in message
     assert layout in message
@@ -139,40 +143,56 @@ def test_test_tool_names_a_missing_test_data_root(tmp_path):
 
 
 def work_dir_with_history(tmp_path):
-    """A work dir of an earlier run: a checkpoint and the dumped config a new Runner rewrites."""
+    """A work dir of an earlier run: its checkpoint, and the record of which one is last."""
     work_dir = tmp_path / 'wd'
     work_dir.mkdir()
     (work_dir / 'epoch_5.pth').write_bytes(b'earlier run')
-    (work_dir / 'raftmlp_s_digits.py').write_text('# earlier config\n')
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'epoch_5.pth'))
     return work_dir
 
 
-def assert_untouched(work_dir):
-    assert sorted(p.name for p in work_dir.iterdir()) == ['epoch_5.pth', 'raftmlp_s_digits.py']
+def assert_checkpoints_untouched(work_dir):
+    """A run that fails its start-up checks leaves only its own log folder (and MMEngine's dump
+    of its config) behind: no checkpoint is written, removed or changed."""
+    assert sorted(p.name for p in work_dir.iterdir() if 'pth' in p.name or 'last' in p.name) \
+        == ['epoch_5.pth', 'last_checkpoint']
     assert (work_dir / 'epoch_5.pth').read_bytes() == b'earlier run'
-    assert (work_dir / 'raftmlp_s_digits.py').read_text() == '# earlier config\n'
+    assert (work_dir / 'last_checkpoint').read_text() == str(work_dir / 'epoch_5.pth')
 
 
-def failed_train(work_dir, *args):
+def failed_train(work_dir, *args, launcher='tools'):
+    """tools/train.py, or mmpretrain's own tools/train.py through mim, expected to fail."""
+    if launcher == 'tools':
+        cmd = [sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py'), CLS_DEMO]
+    else:
+        cmd = [osp.join(osp.dirname(sys.executable), 'mim'), 'train', 'mmpretrain', CLS_DEMO,
+               '--gpus', '0', '--launcher', 'none']
     with pytest.raises(AssertionError) as failure:
-        python_tool('tools/train.py', CLS_DEMO, '--work-dir', work_dir, *args, timeout=300)
+        run(cmd + ['--work-dir', work_dir, *args], timeout=300)
     return str(failure.value)
 
 
-@pytest.mark.parametrize('options,expect', [
-    (['model.backbone.arch=tiny'], "unknown RaftMLP arch 'tiny'"),
-    (['model.backbone.img_size=36'], 'img_size (36, 36) is not divisible down the levels'),
-    (['train_dataloader.dataset.data_root=data/missing_digits'],
+@pytest.mark.parametrize('launcher,options,expect', [
+    ('tools', ['model.backbone.arch=tiny'], "unknown RaftMLP arch 'tiny'"),
+    ('tools', ['model.backbone.img_size=36'], 'img_size (36, 36) is not divisible down the levels'),
+    ('tools', ['train_dataloader.dataset.data_root=data/missing_digits'],
      'dataset root data/missing_digits does not exist'),
+    # the checks live in the config's train loop: mim runs them too
+    ('mim', ['train_dataloader.dataset.data_root=data/missing_digits'],
+     'dataset root data/missing_digits does not exist'),
+    ('mim', ['model.backbone.init_cfg.type=Pretrained',
+             'model.backbone.init_cfg.checkpoint=checkpoints/none.pth'],
+     'model.backbone.init_cfg.checkpoint = checkpoints/none.pth does not exist'),
 ])
-def test_train_tool_fails_before_the_runner_and_keeps_the_work_dir(digits, tmp_path, options,
-                                                                   expect):
+def test_bad_input_fails_before_training_and_keeps_the_checkpoints(digits, tmp_path, launcher,
+                                                                   options, expect):
     work_dir = work_dir_with_history(tmp_path)
-    message = failed_train(work_dir, '--cfg-options', *QUICK, *options)
+    message = failed_train(work_dir, '--resume', '--cfg-options', *QUICK, *options,
+                           launcher=launcher)
     assert expect in message
-    assert 'Traceback' in message  # one exception, raised before any training log line
+    assert message.count('Traceback') == 1  # one exception, raised before any training line
     assert 'Epoch(train)' not in message
-    assert_untouched(work_dir)
+    assert_checkpoints_untouched(work_dir)
 
 
 def test_wrong_channel_count_stops_at_the_first_batch_keeping_checkpoints(digits, tmp_path):
@@ -188,10 +208,12 @@ def test_train_tool_rejects_load_from_of_another_img_size(digits, tmp_path):
     checkpoint = save_classifier(tmp_path / 'img64.pth', img_size=64)
     work_dir = work_dir_with_history(tmp_path)
     message = failed_train(work_dir, '--cfg-options', *QUICK, f'load_from={checkpoint}')
-    assert f'load_from = {checkpoint}: checkpoint does not fit this RaftMLP' in message
+    assert f'Loads checkpoint by local backend from path: {checkpoint}' in message
+    assert 'ValueError: checkpoint does not fit this RaftMLP' in message
     assert 'levels.0.blocks.0.token_mixing.mlp_vertical.fc1.weight: checkpoint (64, 32), ' \
            'model (32, 16)' in message
-    assert_untouched(work_dir)
+    assert 'Epoch(train)' not in message
+    assert_checkpoints_untouched(work_dir)
 
 
 # ---- NaN / inf loss -------------------------------------------------------------------------

@@ -21,13 +21,16 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.fileio import LocalBackend
+from mmengine.runner import BaseLoop
 
-from raftmlp_mm.apis import checkpoint_problem, find_resume_checkpoint, resolve_resume
-from raftmlp_mm.engine.checkpoint import write_checksum
-from raftmlp_mm.engine.exact_resume import SeededBatches, SeededIndex, SeededSamples
+from raftmlp_mm.engine.checkpoint import SafeCheckpointHook, write_checksum
+from raftmlp_mm.engine.loops import SeededBatches, SeededIndex, SeededSamples
+from raftmlp_mm.engine.resume import checkpoint_problem, find_resume_checkpoint, prepare_resume
 
 from .conftest import REPO_ROOT
-from .utils import python_tool, run, tool_env
+from .utils import (assert_same_training_state, killer_config, python_tool, run,
+                    tool_env)
 
 # seeds set here must not change what later test files draw
 pytestmark = pytest.mark.usefixtures('own_random_state')
@@ -58,14 +61,6 @@ def train(config, work_dir, *args, killed=False):
     return result
 
 
-def killer_config(folder, hook: str, base: str = CLS_DEMO) -> str:
-    """A demo config plus a hook of tests/killers.py."""
-    path = osp.join(folder, 'killed_run.py')
-    with open(path, 'w') as f:
-        f.write(f'_base_ = [{osp.join(REPO_ROOT, base)!r}]\ncustom_hooks = [{hook}]\n')
-    return path
-
-
 def copy_work_dir(source, target):
     """A copy whose last_checkpoint names its own files, as a work dir after a crash has."""
     shutil.copytree(source, target)
@@ -93,22 +88,6 @@ def run_info(log_dir):
         return json.load(f)
 
 
-def assert_same_training_state(expected_path, actual_path):
-    expected = torch.load(expected_path, map_location='cpu')
-    actual = torch.load(actual_path, map_location='cpu')
-    # (meta epoch differs by design: an iteration checkpoint saved at an epoch's last batch
-    # counts that epoch as unfinished)
-    assert expected['meta']['iter'] == actual['meta']['iter']
-    assert expected['state_dict'].keys() == actual['state_dict'].keys()
-    for key, value in expected['state_dict'].items():
-        assert torch.equal(value, actual['state_dict'][key]), key
-    states = expected['optimizer']['state'], actual['optimizer']['state']
-    assert states[0].keys() == states[1].keys()
-    for param, state in states[0].items():
-        for name, value in state.items():
-            assert torch.equal(torch.as_tensor(value), torch.as_tensor(states[1][param][name]))
-
-
 @pytest.fixture(scope='module')
 def reference(digits, tmp_path_factory):
     """The uninterrupted run (epoch checkpoints, the demo keeps the last one)."""
@@ -121,7 +100,8 @@ def reference(digits, tmp_path_factory):
 def killed_mid_epoch(digits, tmp_path_factory):
     """The same run with checkpoints every 3 iterations, SIGKILLed after iteration 7."""
     folder = tmp_path_factory.mktemp('killed')
-    config = killer_config(folder, "dict(type='tests.killers.KillAfterIteration', iteration=7)")
+    config = killer_config(folder, "dict(type='tests.killers.KillAfterIteration', iteration=7)",
+                           CLS_DEMO)
     work_dir = folder / 'wd'
     train(config, work_dir, '--cfg-options', *RUN, *ITER_CHECKPOINTS, killed=True)
     return work_dir
@@ -179,7 +159,8 @@ def test_truncated_latest_checkpoint_is_reported_and_the_previous_one_resumed(
 def test_run_killed_while_writing_a_checkpoint_resumes_from_the_previous_one(reference,
                                                                              tmp_path):
     config = killer_config(
-        tmp_path, "dict(type='tests.killers.KillWhileWritingCheckpoint', name='epoch_2.pth')")
+        tmp_path, "dict(type='tests.killers.KillWhileWritingCheckpoint', name='epoch_2.pth')",
+        CLS_DEMO)
     work_dir = tmp_path / 'wd'
     train(config, work_dir, '--cfg-options', *RUN, killed=True)
     # The demo keeps one checkpoint (max_keep_ckpts=1): epoch_1 survives the failed write of
@@ -201,6 +182,128 @@ def test_run_killed_while_writing_a_checkpoint_resumes_from_the_previous_one(ref
     assert resumed_val == {2: ref_val[2]}
 
 
+# ---- the best checkpoint ------------------------------------------------------------------------
+
+class AtStep(BaseLoop):
+    """A train loop standing at (epoch, iteration), for driving a checkpoint hook directly."""
+
+    def __init__(self, runner, epoch, iteration):
+        super().__init__(runner, [])
+        self.epoch, self.iter = epoch, iteration
+
+    def run(self):
+        pass
+
+
+def test_best_checkpoint_is_replaced_only_once_the_new_one_is_complete(tmp_path, monkeypatch):
+    runner = toy_runner(tmp_path)
+    hook = SafeCheckpointHook(interval=1, save_best='acc', rule='greater')
+    hook.before_train(runner)
+    runner._train_loop = AtStep(runner, epoch=1, iteration=4)
+    hook.after_val_epoch(runner, dict(acc=0.5))
+    first = tmp_path / 'best_acc_epoch_1.pth'
+    assert checkpoint_problem(str(first)) == (None, torch.load(first)['meta'])
+
+    def half_then_fail(backend, obj, filepath):  # a full disk or a kill during the write
+        with open(filepath, 'wb') as f:
+            f.write(obj[:len(obj) // 2])
+        raise OSError('No space left on device')
+
+    runner._train_loop = AtStep(runner, epoch=2, iteration=8)
+    monkeypatch.setattr(LocalBackend, 'put', half_then_fail)
+    with pytest.raises(OSError):
+        hook.after_val_epoch(runner, dict(acc=0.7))
+    assert checkpoint_problem(str(first))[0] is None  # the previous best is intact
+    assert not (tmp_path / 'best_acc_epoch_2.pth').exists()
+
+    monkeypatch.undo()
+    runner._train_loop = AtStep(runner, epoch=3, iteration=12)
+    hook.after_val_epoch(runner, dict(acc=0.9))
+    best = tmp_path / 'best_acc_epoch_3.pth'
+    assert checkpoint_problem(str(best))[0] is None and (tmp_path / (best.name + '.sha256')).is_file()
+    assert not first.exists() and not (tmp_path / (first.name + '.sha256')).exists()
+
+
+# ---- the same under every launcher -------------------------------------------------------------
+# mim runs the host's own tools/train.py, and Runner.from_cfg is what a Python user writes: the
+# config alone must make them kill-and-resume to tools/train.py's uninterrupted run, bit for bit.
+
+MIM_SEED = ['randomness.seed=3', 'randomness.deterministic=True']  # what SEED sets, as options
+
+
+def mim_train(host, config, work_dir, *args, killed=False):
+    cmd = [osp.join(osp.dirname(sys.executable), 'mim'), 'train', host, str(config), '--gpus',
+           '0', '--launcher', 'none', '--work-dir', str(work_dir), *args]
+    if not killed:
+        return run(cmd)
+    result = subprocess.run([str(c) for c in cmd], cwd=REPO_ROOT, env=tool_env(),
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0 and 'Training finished' not in result.stdout, \
+        result.stdout[-3000:]
+    return result
+
+
+RUNNER_FROM_CFG = """
+import sys
+from mmengine.config import Config
+from mmengine.fileio import LocalBackend
+from mmengine.runner import BaseLoop
+from mmengine.runner import Runner
+config, work_dir, resume = sys.argv[1], sys.argv[2], sys.argv[3] == 'resume'
+cfg = Config.fromfile(config)
+cfg.merge_from_dict(dict(arg.split('=', 1) for arg in sys.argv[4:]))
+cfg.work_dir, cfg.resume = work_dir, resume
+Runner.from_cfg(cfg).train()
+"""
+
+
+def runner_from_cfg(config, work_dir, *options, resume=False, killed=False):
+    """Train with nothing but Runner.from_cfg(Config.fromfile(config)) (options as strings)."""
+    cmd = [sys.executable, '-c', RUNNER_FROM_CFG, str(config), str(work_dir),
+           'resume' if resume else 'new', *options]
+    if not killed:
+        return run(cmd)
+    result = subprocess.run(cmd, cwd=REPO_ROOT, env=tool_env(), capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == -signal.SIGKILL, (result.returncode, result.stderr[-4000:])
+    return result
+
+
+def test_mim_train_killed_mid_epoch_resumes_to_the_train_tools_run(reference, tmp_path):
+    kill = killer_config(tmp_path, "dict(type='tests.killers.KillAfterIteration', iteration=7)",
+                         CLS_DEMO)
+    work_dir = tmp_path / 'wd'
+    options = ['--cfg-options', *RUN, *ITER_CHECKPOINTS, *MIM_SEED]
+    mim_train('mmpretrain', kill, work_dir, *options, killed=True)
+    assert {'iter_3.pth', 'iter_6.pth', 'iter_6.pth.sha256'} <= set(os.listdir(work_dir))
+
+    result = mim_train('mmpretrain', CLS_DEMO, work_dir, '--resume', *options)
+    assert 'resuming mid-epoch: skipping the 2 batches of epoch 2' in result.stdout
+    assert_same_training_state(reference / 'epoch_2.pth', work_dir / 'iter_8.pth')
+    ref_train, ref_val = curve(log_dirs(reference)[0])
+    killed, resumed = log_dirs(work_dir)
+    assert curve(killed)[0] == {i: ref_train[i] for i in range(1, 8)}
+    assert curve(resumed) == ({i: ref_train[i] for i in (7, 8)}, {2: ref_val[2]})
+    assert run_info(resumed)['resumed_from'] == str(work_dir / 'iter_6.pth')
+
+
+def test_runner_from_cfg_killed_mid_epoch_resumes_to_the_train_tools_run(reference, tmp_path):
+    kill = killer_config(tmp_path, "dict(type='tests.killers.KillAfterIteration', iteration=7)",
+                         CLS_DEMO)
+    work_dir = tmp_path / 'wd'
+    options = [*RUN, *ITER_CHECKPOINTS, *MIM_SEED]
+    runner_from_cfg(kill, work_dir, *options, killed=True)
+    # the latest checkpoint is truncated: the resume skips it under this launcher too
+    latest = work_dir / 'iter_6.pth'
+    latest.write_bytes(latest.read_bytes()[:1000])
+    result = runner_from_cfg(CLS_DEMO, work_dir, *options, resume=True)
+    assert f'cannot resume from {latest}: its sha256' in result.stderr
+    assert 'resuming mid-epoch: skipping the 3 batches of epoch 1' in result.stdout
+    assert_same_training_state(reference / 'epoch_2.pth', work_dir / 'iter_8.pth')
+    ref_train, _ = curve(log_dirs(reference)[0])
+    assert curve(log_dirs(work_dir)[-1])[0] == {i: ref_train[i] for i in range(4, 9)}
+
+
 # ---- choosing the checkpoint to resume from ---------------------------------------------------
 
 def fake_checkpoint(path, epoch, seed=7):
@@ -208,6 +311,16 @@ def fake_checkpoint(path, epoch, seed=7):
                     state_dict=dict(w=torch.full((64, ), float(epoch)))), path)
     write_checksum(str(path))
     return str(path)
+
+
+def toy_runner(work_dir, load_from=None, resume=True, seed=1):
+    """A real MMEngine Runner around a one-layer model: what ``prepare_resume`` reads and sets
+    (the seeded loops call it while the Runner builds them)."""
+    from mmengine.runner import Runner
+    toy_runner.count = getattr(toy_runner, 'count', 0) + 1
+    return Runner(model=torch.nn.Linear(1, 1), work_dir=str(work_dir), load_from=load_from,
+                  resume=resume, randomness=dict(seed=seed),
+                  experiment_name=f'toy_runner_{os.getpid()}_{toy_runner.count}')
 
 
 def test_resume_takes_the_newest_checkpoint_that_loads(tmp_path, capsys):
@@ -239,24 +352,30 @@ def test_resume_takes_the_newest_checkpoint_that_loads(tmp_path, capsys):
         assert f'cannot resume from {bad}: ' in err
     assert os.path.isfile(truncated)  # reported, not deleted
 
-    # the checkpoint's seed wins over the config's: the sampler is seeded before resuming
-    cfg = Config(dict(work_dir=str(tmp_path), randomness=dict(seed=1)))
-    assert resolve_resume(cfg, 'auto') == skipped
-    assert (cfg.resume, cfg.load_from, cfg.randomness.seed) == (True, good, 7)
+    # the Runner resumes from it, and with its seed: the sampler is seeded before resuming
+    runner = toy_runner(tmp_path, seed=1)
+    assert prepare_resume(runner) == skipped
+    assert (runner._resume, runner._load_from, runner.seed) == (True, good, 7)
+    assert runner._randomness_cfg['seed'] == 7
 
 
 def test_resume_without_a_loadable_checkpoint_says_so(tmp_path):
-    cfg = Config(dict(work_dir=str(tmp_path / 'new'), load_from='pretrained.pth'))
-    assert resolve_resume(cfg, 'auto') == []  # nothing yet: a fresh start
-    assert (cfg.resume, cfg.load_from) == (False, 'pretrained.pth')
+    runner = toy_runner(tmp_path / 'new')
+    assert prepare_resume(runner) == []  # nothing yet: a fresh start
+    assert (runner._resume, runner._load_from) == (False, None)
 
     bad = tmp_path / 'epoch_1.pth'
     bad.write_bytes(b'not a checkpoint')
     with pytest.raises(RuntimeError, match=r'no checkpoint in .* can be loaded:\n  .*epoch_1'
                                            r'\.pth: it does not load'):
-        resolve_resume(Config(dict(work_dir=str(tmp_path))), 'auto')
-    with pytest.raises(RuntimeError, match=rf'--resume {re.escape(str(bad))}: it does not load'):
-        resolve_resume(Config(dict(work_dir=str(tmp_path))), str(bad))
+        prepare_resume(toy_runner(tmp_path))
+    with pytest.raises(RuntimeError, match=rf'resume from {re.escape(str(bad))}: it does not '
+                                           r'load'):
+        prepare_resume(toy_runner(tmp_path, load_from=str(bad)))
+    with pytest.raises(FileNotFoundError, match='resume from gone.pth: no such file'):
+        prepare_resume(toy_runner(tmp_path, load_from='gone.pth'))
+    runner = toy_runner(tmp_path, load_from=str(bad), resume=False)  # load_from alone: as it is
+    assert prepare_resume(runner) == [] and runner._load_from == str(bad)
 
 
 # ---- the seeded sampling ----------------------------------------------------------------------

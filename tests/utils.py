@@ -5,6 +5,9 @@ import socket
 import subprocess
 import sys
 
+import torch
+from mmengine.config import Config
+
 from .conftest import REPO_ROOT
 
 
@@ -38,3 +41,29 @@ def run(cmd, timeout=600, **env) -> subprocess.CompletedProcess:
 
 def python_tool(script: str, *args, **kwargs) -> subprocess.CompletedProcess:
     return run([sys.executable, osp.join(REPO_ROOT, script), *args], **kwargs)
+
+
+def killer_config(folder, hook: str, base: str) -> str:
+    """A demo config plus a hook of tests/killers.py, after the config's own hooks."""
+    hooks = [h.to_dict() for h in Config.fromfile(osp.join(REPO_ROOT, base)).custom_hooks]
+    path = osp.join(folder, 'killed_run.py')
+    with open(path, 'w') as f:
+        f.write(f'_base_ = [{osp.join(REPO_ROOT, base)!r}]\n'
+                f'custom_hooks = {hooks!r} + [{hook}]\n')
+    return path
+
+
+def assert_same_training_state(expected_path, actual_path):
+    expected = torch.load(expected_path, map_location='cpu')
+    actual = torch.load(actual_path, map_location='cpu')
+    # (meta epoch differs by design: an iteration checkpoint saved at an epoch's last batch
+    # counts that epoch as unfinished)
+    assert expected['meta']['iter'] == actual['meta']['iter']
+    assert expected['state_dict'].keys() == actual['state_dict'].keys()
+    for key, value in expected['state_dict'].items():
+        assert torch.equal(value, actual['state_dict'][key]), key
+    states = expected['optimizer']['state'], actual['optimizer']['state']
+    assert states[0].keys() == states[1].keys()
+    for param, state in states[0].items():
+        for name, value in state.items():
+            assert torch.equal(torch.as_tensor(value), torch.as_tensor(states[1][param][name]))

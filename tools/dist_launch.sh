@@ -9,8 +9,8 @@ NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHON=${PYTHON:-python}
 TOOLS_DIR=$(cd "$(dirname "$0")" && pwd)
+source "$TOOLS_DIR/find_python.sh"  # PYTHON, else the active env, else .venv
 
 PYTHONPATH="$TOOLS_DIR/..:$PYTHONPATH" \
 exec "$PYTHON" -m torch.distributed.run \

@@ -11,8 +11,8 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
-PYTHON=${PYTHON:-python}
 TOOLS_DIR=$(cd "$(dirname "$0")" && pwd)
+source "$TOOLS_DIR/find_python.sh"  # PYTHON, else the active env, else .venv
 
 PYTHONPATH="$TOOLS_DIR/..:$PYTHONPATH" \
 srun -p "$PARTITION" \

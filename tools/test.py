@@ -11,8 +11,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 from mmengine.dist import is_main_process  # noqa: E402
 
-from raftmlp_mm.apis import (add_launch_args, build_runner, check_data_roots,  # noqa: E402
-                             load_config, parse_launch_args)
+from raftmlp_mm.engine.startup_checks import check_data_root  # noqa: E402
+from raftmlp_mm.launch import (add_launch_args, build_runner, load_config,  # noqa: E402
+                               parse_launch_args)
 
 
 def parse_args(argv=None):
@@ -32,7 +33,7 @@ def main(argv=None):
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
-    check_data_roots(cfg, ['test_dataloader'])
+    check_data_root('test_dataloader', cfg.get('test_dataloader'))
     runner = build_runner(cfg, args.launcher)
     metrics = runner.test()
     if is_main_process():

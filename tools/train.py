@@ -1,12 +1,13 @@
 """Train any raftmlp_mm config (mmpretrain, mmdet or mmseg: read from its default_scope).
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--seed N] [--deterministic]
-                                 [--amp] [--wandb]
+                                 [--amp] [--auto-scale-lr] [--wandb] [--cfg-options K=V ...]
     bash tools/dist_train.sh CONFIG GPUS [same args]     # torchrun, many GPUs / nodes
 
-Training runs with raftmlp_mm's seeded train loop and atomic checkpoints, so a run killed at
-any point and restarted with --resume ends with the weights and logs of an uninterrupted run
-(README, "Reliability").
+The config names what runs (seeded train loop, atomic checkpoints, non-finite-loss stop, run
+record, start-up checks), so this tool runs the same program as ``mim train`` and the hosts'
+own tools/train.py. It only adds command-line conveniences and, without CUDA, the gloo start-up
+of ``--launcher pytorch`` and SyncBN -> BN (raftmlp_mm/launch.py).
 """
 import argparse
 import os
@@ -15,10 +16,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
-from raftmlp_mm.apis import (add_launch_args, add_nonfinite_loss_stop,  # noqa: E402
-                             build_runner, check_backbone, check_checkpoints_exist,
-                             check_data_roots, enable_wandb, load_config, parse_launch_args,
-                             resolve_resume, use_amp, use_exact_resume)
+from raftmlp_mm.launch import (add_launch_args, build_runner, enable_wandb,  # noqa: E402
+                               load_config, parse_launch_args, use_amp)
 
 
 def parse_args(argv=None):
@@ -44,25 +43,27 @@ def parse_args(argv=None):
 
 
 def apply_args(cfg, args):
+    """The command line's settings, written into the config (MMEngine dumps it to the work dir)."""
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.resume == 'auto':  # the newest checkpoint of the work dir that loads
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume is not None:
+        cfg.resume, cfg.load_from = True, args.resume
     if args.amp:
         use_amp(cfg)
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg:
             raise ValueError(f'{args.config} has no auto_scale_lr (base_batch_size) to scale by')
         cfg.auto_scale_lr.enable = True
-    if args.seed is not None or args.deterministic:
-        randomness = dict(cfg.get('randomness') or {})
-        if args.seed is not None:
-            randomness['seed'] = args.seed
-        if args.deterministic:
-            randomness['deterministic'] = True
-            # cuBLAS refuses deterministic mode without a fixed workspace
-            os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
-        cfg.randomness = randomness
+    if args.seed is not None:
+        cfg.randomness = dict(cfg.get('randomness') or {}, seed=args.seed)
+    if args.deterministic:
+        cfg.randomness = dict(cfg.get('randomness') or {}, deterministic=True)
+        # cuBLAS refuses deterministic mode without a fixed workspace
+        os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
     if args.wandb:
         enable_wandb(cfg)
     return cfg
@@ -71,19 +72,7 @@ def apply_args(cfg, args):
 def main(argv=None):
     args = parse_args(argv)
     cfg = apply_args(load_config(args.config, args.cfg_options), args)
-    # everything that can be checked before the Runner touches the work dir
-    resume = args.resume
-    if resume is None and cfg.get('resume'):  # resume=True written in the config
-        resume = cfg.get('load_from') or 'auto'
-    skipped = resolve_resume(cfg, resume)  # picks a checkpoint that loads
-    if not cfg.resume:  # resuming restores every weight from the work dir
-        check_checkpoints_exist(cfg)
-    check_backbone(cfg)
-    check_data_roots(cfg, ['train_dataloader'] + (['val_dataloader'] if cfg.get('val_cfg') else []))
-    add_nonfinite_loss_stop(cfg)
-    use_exact_resume(cfg, skipped)
-    runner = build_runner(cfg, args.launcher)
-    runner.train()
+    build_runner(cfg, args.launcher).train()
 
 
 if __name__ == '__main__':

@@ -1,7 +1,7 @@
 # Semantic FPN, org-mixer (MLP-Mixer-B/16 baseline) backbone, ADE20K 512x512, 40k iterations.
 _base_ = ['./_base_/fpn_raftmlp_40k_ade20k.py']
 
-# the ImageNet-1k org-mixer classifier in mmpretrain's layout (see the README, Segmentation)
+# the ImageNet-1k org-mixer classifier in mmpretrain's layout (docs/segmentation.md)
 pretrained = 'checkpoints/org_mixer_8xb256_in1k.pth'
 
 model = dict(

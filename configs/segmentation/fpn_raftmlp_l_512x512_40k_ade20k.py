@@ -1,7 +1,7 @@
 # Semantic FPN, RaftMLP-L backbone, ADE20K 512x512, 40k iterations (8 GPUs x 4 images).
 _base_ = ['./_base_/fpn_raftmlp_40k_ade20k.py']
 
-# the ImageNet-1k RaftMLP-L classifier in mmpretrain's layout (see the README, Segmentation)
+# the ImageNet-1k RaftMLP-L classifier in mmpretrain's layout (docs/segmentation.md)
 pretrained = 'checkpoints/raftmlp_l_8xb256_in1k.pth'
 
 model = dict(

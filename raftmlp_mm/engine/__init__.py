@@ -1,8 +1,16 @@
-"""Training-loop pieces the tools add: the non-finite-loss stop, CPU bfloat16 autocast, exact
-resume (seeded loops, atomic checkpoints) and the run record."""
+"""The training engine every config of this package names, one module per concern.
+
+- ``loops.py``: seeded train loops (exact resume, mid-epoch skip); they run the start-up
+  checks and the resume choice before the Runner loads anything.
+- ``startup_checks.py``: what must hold before training loads anything.
+- ``resume.py``: which checkpoint a resumed run starts from.
+- ``checkpoint.py``: atomic checkpoint writes and their checksums (``SafeCheckpointHook``).
+- ``hooks.py``: the non-finite-loss stop and the run record.
+- ``optim_wrappers.py``: bfloat16 autocast for ``--amp`` on CPU.
+"""
 from .checkpoint import SafeCheckpointHook
-from .exact_resume import ExactResumeEpochBasedTrainLoop, ExactResumeIterBasedTrainLoop
 from .hooks import RecordRunInfo, StopOnNonFiniteLoss
+from .loops import ExactResumeEpochBasedTrainLoop, ExactResumeIterBasedTrainLoop
 from .optim_wrappers import BFloat16AutocastOptimWrapper
 
 __all__ = ['BFloat16AutocastOptimWrapper', 'ExactResumeEpochBasedTrainLoop',

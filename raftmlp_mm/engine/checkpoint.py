@@ -1,4 +1,5 @@
 """Checkpoints that a kill at any moment cannot leave half-written or lose."""
+import contextlib
 import hashlib
 import os
 import os.path as osp
@@ -86,9 +87,11 @@ class SafeCheckpointHook(CheckpointHook):
     truncated latest file and, with ``max_keep_ckpts=1``, no good checkpoint at all. Here the
     checkpoint is written to a hidden ``.epoch_N.pth.<pid>.tmp`` in the same directory,
     fsynced and renamed into place, its sha256 is written next to it (``epoch_N.pth.sha256``,
-    checked by ``tools/train.py --resume``), ``last_checkpoint`` is replaced the same way, and
-    only then is the oldest checkpoint removed. Same arguments as CheckpointHook; remote
-    ``out_dir`` backends keep MMEngine's behaviour.
+    checked by ``--resume`` under every launcher), ``last_checkpoint`` is replaced the same
+    way, and only then is the oldest checkpoint removed. The ``save_best`` checkpoint is
+    written the same way: MMEngine removes the previous best before writing the new one, here
+    the previous best is removed after the new one is in place. Same arguments as
+    CheckpointHook; remote ``out_dir`` backends keep MMEngine's behaviour.
     """
 
     def before_train(self, runner) -> None:
@@ -102,6 +105,53 @@ class SafeCheckpointHook(CheckpointHook):
 
     def _atomic(self) -> bool:
         return isinstance(self.file_backend, LocalBackend) and self.file_client_args is None
+
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        if not self._atomic():
+            return super()._save_best_checkpoint(runner, metrics)
+        with self._best_written_atomically(runner) as replaced:
+            super()._save_best_checkpoint(runner, metrics)
+        if is_main_process():
+            for path in replaced:  # the previous best, now that the new one is complete
+                if path not in self._best_paths():
+                    for stale in (path, path + '.sha256'):
+                        if osp.isfile(stale):
+                            os.remove(stale)
+
+    def _best_paths(self):
+        return {self.best_ckpt_path} | set(getattr(self, 'best_ckpt_path_dict', {}).values())
+
+    @contextlib.contextmanager
+    def _best_written_atomically(self, runner):
+        """While MMEngine saves a best checkpoint: its removal of the previous best is deferred
+        (the paths are collected and yielded) and the new one goes through temporary + rename.
+        """
+        replaced, hook = [], self
+        backend, save = self.file_backend, runner.save_checkpoint
+
+        class DeferRemoval:
+            def __getattr__(self, name):
+                return getattr(backend, name)
+
+            def remove(self, path):
+                replaced.append(path)
+
+        def save_then_commit(out_dir, filename, **kwargs):
+            if not filename.startswith('best_'):  # the step checkpoint saved again after it
+                return save(out_dir, filename, **kwargs)
+            path = osp.join(out_dir, filename)
+            temporary = temporary_name(path)
+            save(out_dir, osp.basename(temporary), **kwargs)
+            if is_main_process():
+                commit(temporary, path)
+                write_checksum(path)
+
+        self.file_backend, runner.save_checkpoint = DeferRemoval(), save_then_commit
+        try:
+            yield replaced
+        finally:
+            hook.file_backend = backend
+            del runner.save_checkpoint  # back to the Runner's own method
 
     def _save_checkpoint_with_step(self, runner, step, meta):
         if not self._atomic():

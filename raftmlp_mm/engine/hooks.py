@@ -49,17 +49,15 @@ class RecordRunInfo(Hook):
 
     MMEngine already dumps the resolved config (``<work dir>/<config name>.py``, and per run
     ``<log dir>/vis_data/config.py``); with seed=None that config does not say which seed was
-    drawn. ``skipped_checkpoints`` are the unreadable checkpoints ``tools/train.py --resume``
-    passed over, as ``[path, problem]`` pairs; they are logged here too, into the run log.
+    drawn. The unreadable checkpoints a resume passed over (the seeded train loops record them,
+    ``resume.py``) are listed as ``[path, problem]`` pairs and logged into the run log too.
     """
 
     priority = 'VERY_LOW'
 
-    def __init__(self, skipped_checkpoints=()):
-        self.skipped_checkpoints = [list(item) for item in skipped_checkpoints]
-
     def before_train(self, runner):
-        for path, problem in self.skipped_checkpoints:
+        skipped = [list(item) for item in getattr(runner.train_loop, 'skipped_checkpoints', ())]
+        for path, problem in skipped:
             runner.logger.warning(f'resume skipped {path}: {problem}')
         if not is_main_process():
             return
@@ -71,7 +69,7 @@ class RecordRunInfo(Hook):
             launcher=runner.launcher,
             train_loop=type(runner.train_loop).__name__,
             resumed_from=cfg.get('load_from') if cfg.get('resume') else None,
-            skipped_checkpoints=self.skipped_checkpoints,
+            skipped_checkpoints=skipped,
             start_epoch=runner.epoch,
             start_iter=runner.iter,
             config=cfg.filename,

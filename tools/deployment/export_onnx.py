@@ -65,7 +65,7 @@ def check_outputs(args):
 
 def build_model(cfg):
     import importlib
-    from raftmlp_mm.apis import host_of
+    from raftmlp_mm.launch import host_of
     registry = importlib.import_module(f'{host_of(cfg)}.registry')
     return registry.MODELS.build(cfg.model)
 
@@ -167,7 +167,7 @@ def main(argv=None):
     except ImportError as exc:
         fail(str(exc))
 
-    from raftmlp_mm.apis import host_of, load_config
+    from raftmlp_mm.launch import host_of, load_config
     cfg = load_config(args.config, args.cfg_options)
     host = host_of(cfg)
     if host != 'mmpretrain' and not args.backbone_only:

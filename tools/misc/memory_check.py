@@ -18,8 +18,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmengine.config import DictAction  # noqa: E402
 from mmengine.hooks import Hook  # noqa: E402
 
-from raftmlp_mm.apis import (build_runner, check_data_roots, load_config,  # noqa: E402
-                             use_exact_resume)
+from raftmlp_mm.launch import build_runner, load_config  # noqa: E402
 
 MIB = 1 << 20
 
@@ -91,8 +90,6 @@ def main(argv=None):
     cfg.work_dir = args.work_dir or osp.join(
         'work_dirs', 'memory_' + osp.splitext(osp.basename(args.config))[0])
     cfg.train_cfg.max_epochs = args.epochs
-    check_data_roots(cfg, ['train_dataloader'])
-    use_exact_resume(cfg)
     runner = build_runner(cfg)
     hook = RecordMemory()
     runner.register_hook(hook)

@@ -1,9 +1,7 @@
 # RaftMLP-S trained from scratch on the built-in digits (sklearn's 1,797 8x8 scans upscaled to
 # 32x32; `python tools/misc/make_digits.py` writes them, `make demo-cls` runs this config).
 # CPU-sized: img_size 32 gives token grids 8/4/2/1 instead of 56/28/14/7.
-_base_ = ['mmpretrain::_base_/default_runtime.py']
-
-custom_imports = dict(imports=['raftmlp_mm'], allow_failed_imports=False)
+_base_ = ['../_base_/default_runtime.py']
 
 data_root = 'data/digits_cls'
 img_size = 32
@@ -51,11 +49,13 @@ param_scheduler = [
 ]
 # 5 epochs (225 iterations) reach 98.9% top-1 on the held-out digits in under a minute on
 # 2 idle CPU cores
-train_cfg = dict(by_epoch=True, max_epochs=5, val_interval=1)
+train_cfg = dict(type='raftmlp_mm.ExactResumeEpochBasedTrainLoop', max_epochs=5, val_interval=1)
 val_cfg = dict()
 test_cfg = dict()
 auto_scale_lr = dict(base_batch_size=32)
 
 default_hooks = dict(logger=dict(interval=10),
-                     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1))
-randomness = dict(seed=42)
+                     checkpoint=dict(type='raftmlp_mm.SafeCheckpointHook', interval=1,
+                                     max_keep_ckpts=1, save_best=None))
+# one seed on every process, so any number of processes trains the same model
+randomness = dict(seed=42, diff_rank_seed=False)

@@ -27,8 +27,8 @@ model = dict(
         drop_path_rate=0.,  # as the original detection / segmentation backbones
         final_norm=True),  # keeps an mmpretrain checkpoint's backbone.norm.* keys in use
     neck=dict(in_channels=[64, 128, 256, 512], out_channels=256, num_outs=4),
-    # SyncBN as mmseg's base (plain BN on CPU: the tools switch it, or
-    # --cfg-options model.decode_head.norm_cfg.type=BN)
+    # SyncBN as mmseg's base (plain BN on CPU: tools/train.py switches it; under other
+    # launchers --cfg-options model.decode_head.norm_cfg.type=BN)
     decode_head=dict(num_classes=150),
     test_cfg=dict(mode='whole'))
 
@@ -42,10 +42,14 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='PolyLR', power=0.9, eta_min=0., begin=0, end=40000, by_epoch=False),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=40000, val_interval=4000)
+# the seeded loop, atomic checkpoints, the non-finite-loss stop and the run record: a killed
+# run resumed with --resume ends as the uninterrupted one (docs/reliability.md)
+train_cfg = dict(type='raftmlp_mm.ExactResumeIterBasedTrainLoop', max_iters=40000,
+                 val_interval=4000)
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=4000, save_best='mIoU',
-                    max_keep_ckpts=3))
+    checkpoint=dict(type='raftmlp_mm.SafeCheckpointHook', by_epoch=False, interval=4000,
+                    save_best='mIoU', max_keep_ckpts=3))
+custom_hooks = [dict(type='raftmlp_mm.StopOnNonFiniteLoss'), dict(type='raftmlp_mm.RecordRunInfo')]
 auto_scale_lr = dict(enable=False, base_batch_size=32)  # tools/train.py --auto-scale-lr
 
 # seed 42; MMEngine's deterministic=True would call torch.use_deterministic_algorithms, which

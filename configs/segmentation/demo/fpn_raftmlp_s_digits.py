@@ -74,12 +74,16 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, begin=0, end=100, by_epoch=False),
     dict(type='PolyLR', power=0.9, eta_min=0., begin=100, end=num_iters, by_epoch=False),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=num_iters, val_interval=num_iters // 2)
+# the seeded loop, atomic checkpoints, the non-finite-loss stop and the run record, as the
+# ADE20K configs (docs/reliability.md)
+train_cfg = dict(type='raftmlp_mm.ExactResumeIterBasedTrainLoop', max_iters=num_iters,
+                 val_interval=num_iters // 2)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=num_iters // 2,
+    checkpoint=dict(type='raftmlp_mm.SafeCheckpointHook', by_epoch=False, interval=num_iters // 2,
                     max_keep_ckpts=1))
+custom_hooks = [dict(type='raftmlp_mm.StopOnNonFiniteLoss'), dict(type='raftmlp_mm.RecordRunInfo')]
 env_cfg = dict(cudnn_benchmark=False)
 randomness = dict(seed=42)

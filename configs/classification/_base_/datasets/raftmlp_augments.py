@@ -39,4 +39,4 @@ rand_augment = dict(
 # Mixup (alpha 0.8) and then CutMix (alpha 0.8) on every batch, one after the other as the
 # original does; mmpretrain's own RandomBatchAugment would pick only one of them per batch.
 mixup_cutmix = dict(
-    augments=dict(type='SequentialMixupCutMix', mixup_alpha=0.8, cutmix_alpha=0.8))
+    augments=dict(type='raftmlp_mm.SequentialMixupCutMix', mixup_alpha=0.8, cutmix_alpha=0.8))

@@ -15,7 +15,9 @@ param_scheduler = [
          convert_to_iter_based=True),
 ]
 
-train_cfg = dict(by_epoch=True, max_epochs=305, val_interval=1)
+# the seeded loop: a killed run resumed with --resume ends as the uninterrupted one
+train_cfg = dict(type='raftmlp_mm.ExactResumeEpochBasedTrainLoop', max_epochs=305,
+                 val_interval=1)
 val_cfg = dict()
 test_cfg = dict()
 

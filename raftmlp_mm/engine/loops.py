@@ -21,10 +21,17 @@ of the seed and the training position, which a checkpoint already records:
 * a mid-epoch resume skips the batches of that epoch trained before the checkpoint, in the
   batch sampler, without loading them (the sampler's order depends only on seed and epoch).
 
-The epoch loop's per-sample seeds do not depend on the rank either, so one process and
-several give each sample the same augmentation. Randomness outside these three generators
-(e.g. a transform with its own unseeded ``numpy.random.Generator``, OpenCV's RNG) is not
-covered.
+The epoch loop's per-sample seeds come from the run's base seed, without the rank offset that
+``randomness.diff_rank_seed=True`` adds, so one process and several give each sample the same
+augmentation; the per-iteration seeds keep the offset, so ranks draw different dropout masks.
+Randomness outside these three generators (e.g. a transform with its own unseeded
+``numpy.random.Generator``, OpenCV's RNG) is not covered.
+
+The loops are also the first of the plugin's pieces the Runner builds (``Runner.train`` builds
+the train loop before the data, the optimizer and ``load_or_resume``), so their ``__init__``
+runs what must come before anything is loaded, under every launcher (``tools/train.py``,
+``mim train``, the hosts' own tools, ``Runner.from_cfg``): the start-up checks
+(``startup_checks.py``) and the choice of the checkpoint to resume from (``resume.py``).
 """
 import itertools
 import logging
@@ -39,6 +46,8 @@ from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 from torch.utils.data import DataLoader
 
 from ..registry import LOOPS
+from .resume import prepare_resume
+from .startup_checks import check_before_training
 
 _MASK64 = (1 << 64) - 1
 
@@ -169,26 +178,39 @@ def seed_samples(loader: DataLoader, by_index: bool) -> Optional[SeededBatches]:
     return batches
 
 
-def _build_loader(runner, dataloader):
-    """What BaseLoop.__init__ does with a dict, done first so the loader can be wrapped."""
-    if isinstance(dataloader, dict):
+def base_seed(runner) -> int:
+    """The run's seed without the per-rank offset of ``diff_rank_seed`` (MMEngine adds the rank)."""
+    if runner._randomness_cfg.get('diff_rank_seed', False):
+        return runner.seed - get_rank()
+    return runner.seed
+
+
+def _prepare(runner, dataloader):
+    """Checks, resume choice, then the loader: what both loops do before BaseLoop.__init__.
+
+    Returns the built loader and the checkpoints the resume choice skipped. The resume choice
+    comes before the loader because it may restore the checkpoint's seed, which the sampler
+    takes when it is built.
+    """
+    check_before_training(runner, dataloader)
+    skipped = prepare_resume(runner)
+    if isinstance(dataloader, dict):  # what BaseLoop.__init__ does, done first to wrap it
         diff_rank_seed = runner._randomness_cfg.get('diff_rank_seed', False)
         dataloader = runner.build_dataloader(dataloader, seed=runner.seed,
                                              diff_rank_seed=diff_rank_seed)
-    return dataloader
+    return dataloader, skipped
 
 
 @LOOPS.register_module()
 class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
     """EpochBasedTrainLoop with seeded samples and iterations and mid-epoch resume.
 
-    Same arguments as EpochBasedTrainLoop. ``tools/train.py`` uses it instead of
-    EpochBasedTrainLoop; a config can name it: ``train_cfg=dict(type=
-    'raftmlp_mm.ExactResumeEpochBasedTrainLoop', max_epochs=..., val_interval=...)``.
+    Same arguments as EpochBasedTrainLoop; every config of this package names it:
+    ``train_cfg=dict(type='raftmlp_mm.ExactResumeEpochBasedTrainLoop', max_epochs=...)``.
     """
 
     def __init__(self, runner, dataloader, *args, **kwargs):
-        dataloader = _build_loader(runner, dataloader)
+        dataloader, self.skipped_checkpoints = _prepare(runner, dataloader)
         self._batches = seed_samples(dataloader, by_index=True)
         super().__init__(runner, dataloader, *args, **kwargs)
 
@@ -209,7 +231,7 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
                       f'{self._epoch + 1} trained before the checkpoint', logger='current')
         if self._batches is not None:
             self._batches.seed, self._batches.epoch, self._batches.skip = \
-                self.runner.seed, self._epoch, done
+                base_seed(self.runner), self._epoch, done
             batches = iter(self.dataloader)
         else:  # no batch sampler to skip in: load and drop
             batches = itertools.islice(iter(self.dataloader), done, None)
@@ -232,7 +254,7 @@ class ExactResumeIterBasedTrainLoop(IterBasedTrainLoop):
     """
 
     def __init__(self, runner, dataloader, *args, **kwargs):
-        dataloader = _build_loader(runner, dataloader)
+        dataloader, self.skipped_checkpoints = _prepare(runner, dataloader)
         self._batches = seed_samples(dataloader, by_index=False)
         if self._batches is not None:
             # the infinite iterator made in super().__init__ starts loading right away

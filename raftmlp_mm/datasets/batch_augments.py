@@ -1,26 +1,20 @@
-"""What the paper's classification recipes need beyond mmpretrain 1.2.0.
+"""The batch augmentation of the paper's classification recipes, beyond mmpretrain 1.2.0.
 
-- ``SequentialMixupCutMix``: Mixup and then CutMix on every training batch, as the original
-  training loop does (okojoalg/raft-mlp ``libs/augmentations.py``). mmpretrain's
-  ``RandomBatchAugment`` applies *one* of its augments per batch, so its ``Mixup`` and ``CutMix``
-  cannot express this on their own.
-- ``INaturalist``: iNaturalist 2018 / 2019 read from the competition's COCO-style json files
-  (``train2018.json`` ...), which mmpretrain has no dataset class for.
+``SequentialMixupCutMix``: Mixup and then CutMix on every training batch, as the original
+training loop does (okojoalg/raft-mlp ``libs/augmentations.py``). mmpretrain's
+``RandomBatchAugment`` applies *one* of its augments per batch, so its ``Mixup`` and ``CutMix``
+cannot express this on their own. Configs name it ``raftmlp_mm.SequentialMixupCutMix``.
 
 Everything else in the recipes (RandAugment, ColorJitter, random erasing, label smoothing,
 warm-up + cosine) is mmpretrain's own and is configured in ``configs/classification/_base_``.
 """
-import json
-import os.path as osp
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
-from mmpretrain.datasets import BaseDataset
 from mmpretrain.models.utils.batch_augments import CutMix, Mixup
-from mmpretrain.registry import BATCH_AUGMENTS
 
-from .registry import DATASETS
+from ..registry import BATCH_AUGMENTS
 
 
 class InsideBoxCutMix(CutMix):
@@ -73,43 +67,3 @@ class SequentialMixupCutMix:
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(mixup_alpha={self.mixup.alpha}, '
                 f'cutmix_alpha={self.cutmix.alpha})')
-
-
-@DATASETS.register_module()
-class INaturalist(BaseDataset):
-    """iNaturalist 2018 / 2019 from the competition's annotation files.
-
-    Layout (as the original RaftMLP README documents it)::
-
-        data/i_naturalist_18/
-        ├── train_val2018/<super category>/<category id>/<image>.jpg
-        ├── train2018.json
-        └── val2018.json
-
-    Each json is COCO-style: ``images`` (``id``, ``file_name`` relative to ``data_root``),
-    ``annotations`` (``image_id``, ``category_id``) and ``categories`` (``id``, ``name``).
-    Labels are the categories' positions in id order (8,142 classes in 2018, 1,010 in 2019,
-    where the ids are already 0..N-1).
-
-    Args:
-        data_root: dataset root.
-        ann_file: annotation json relative to ``data_root``, e.g. ``'train2018.json'``.
-        **kwargs: other :class:`mmpretrain.datasets.BaseDataset` arguments (``pipeline``,
-            ``test_mode``, ``indices`` ...).
-    """
-
-    def __init__(self, data_root: str, ann_file: str, **kwargs):
-        super().__init__(ann_file=ann_file, data_root=data_root, **kwargs)
-
-    def load_data_list(self) -> List[dict]:
-        with open(self.ann_file) as f:
-            annotations = json.load(f)
-        category_ids = sorted({c['id'] for c in annotations.get('categories', [])} or
-                              {a['category_id'] for a in annotations['annotations']})
-        names = {c['id']: str(c.get('name', c['id'])) for c in annotations.get('categories', [])}
-        label_of = {cid: i for i, cid in enumerate(category_ids)}
-        file_of = {image['id']: image['file_name'] for image in annotations['images']}
-        self._metainfo['classes'] = tuple(names.get(cid, str(cid)) for cid in category_ids)
-        return [dict(img_path=osp.join(self.data_root, file_of[a['image_id']]),
-                     gt_label=label_of[a['category_id']])
-                for a in annotations['annotations']]

@@ -1,12 +1,9 @@
-"""What tools/train.py adds so that a killed run resumes to the same result.
+"""Which checkpoint a resumed run starts from, chosen the same way under every launcher.
 
-* ``use_exact_resume``: MMEngine's train loops become raftmlp_mm's seeded ones
-  (raftmlp_mm.engine.exact_resume), CheckpointHook becomes SafeCheckpointHook (atomic
-  writes), and RecordRunInfo writes the seed and settings of each run into its log dir.
-* ``resolve_resume``: ``--resume`` without a path takes the newest checkpoint that loads,
-  reporting every newer one that does not (truncated, corrupted) by path and reason; a
-  given path must load. The seed the checkpoint was trained with is kept, so the data order
-  and the random draws continue where they stopped.
+``--resume`` without a path (``resume=True``, ``load_from=None``) takes the newest checkpoint
+that loads, reporting every newer one that does not (truncated, corrupted, or not matching its
+sha256) by path and reason; a given path must load. The seed the checkpoint was trained with
+is kept. The seeded train loops (``loops.py``) call ``prepare_resume`` while they are built.
 """
 import os
 import os.path as osp
@@ -15,20 +12,10 @@ import sys
 from typing import List, Optional, Tuple
 
 import torch
-from mmengine.config import Config
 
-from ..engine.checkpoint import checksum_problem
+from .checkpoint import checksum_problem
 
 CHECKPOINT_NAME = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
-LOOP_REPLACEMENTS = {
-    'EpochBasedTrainLoop': 'raftmlp_mm.ExactResumeEpochBasedTrainLoop',
-    'IterBasedTrainLoop': 'raftmlp_mm.ExactResumeIterBasedTrainLoop',
-}
-
-
-def _short_type(node: dict) -> str:
-    kind = node.get('type', '')
-    return kind.split('.')[-1] if isinstance(kind, str) else getattr(kind, '__name__', '')
 
 
 def _is_main_rank() -> bool:
@@ -40,32 +27,15 @@ def _warn(message: str):
         print(f'WARNING: {message}', file=sys.stderr, flush=True)
 
 
-def use_exact_resume(cfg: Config, skipped_checkpoints=()):
-    """Seeded train loop, atomic checkpoints and the run record, for a config as written."""
-    train_cfg = cfg.get('train_cfg')
-    if isinstance(train_cfg, dict):
-        if 'type' in train_cfg:
-            kind = train_cfg['type']
-            name = kind.__name__ if isinstance(kind, type) else str(kind)
-            name = name[len('mmengine.'):] if name.startswith('mmengine.') else name
-            if name in LOOP_REPLACEMENTS:
-                train_cfg['type'] = LOOP_REPLACEMENTS[name]
-            elif not name.split('.')[-1].startswith('ExactResume'):
-                _warn(f'train_cfg.type={name!r} is not one of MMEngine\'s train loops; it is '
-                      f'kept, so a resumed run may not repeat the uninterrupted one exactly')
-        elif 'by_epoch' in train_cfg:
-            by_epoch = train_cfg.pop('by_epoch')
-            train_cfg['type'] = LOOP_REPLACEMENTS['EpochBasedTrainLoop' if by_epoch
-                                                  else 'IterBasedTrainLoop']
-
-    checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
-    if isinstance(checkpoint, dict) and _short_type(checkpoint) == 'CheckpointHook':
-        checkpoint['type'] = 'raftmlp_mm.SafeCheckpointHook'
-
-    hooks = [h for h in (cfg.get('custom_hooks') or []) if _short_type(h) != 'RecordRunInfo']
-    hooks.append(dict(type='raftmlp_mm.RecordRunInfo',
-                      skipped_checkpoints=[list(item) for item in skipped_checkpoints]))
-    cfg.custom_hooks = hooks
+def _load_lazily(path: str):
+    """torch.load with the tensors memory-mapped: the archive's index and pickle are read and
+    checked, the tensor bytes are not copied (the Runner reads them once, when it resumes)."""
+    try:
+        return torch.load(path, map_location='cpu', mmap=True)
+    except RuntimeError as error:
+        if 'mmap can only be used' in str(error):  # the legacy (non-zip) format
+            return torch.load(path, map_location='cpu')
+        raise
 
 
 def checkpoint_problem(path: str) -> Tuple[Optional[str], Optional[dict]]:
@@ -74,7 +44,7 @@ def checkpoint_problem(path: str) -> Tuple[Optional[str], Optional[dict]]:
     if problem is not None:
         return problem, None
     try:
-        checkpoint = torch.load(path, map_location='cpu')
+        checkpoint = _load_lazily(path)
     except Exception as error:  # truncated zip, bad pickle, I/O error: all mean unusable
         reason = f'{type(error).__name__}: {error}'.strip()
         return f'it does not load ({reason})', None
@@ -143,40 +113,54 @@ def find_resume_checkpoint(work_dir: str) -> Tuple[Optional[str], Optional[dict]
     return None, None, skipped
 
 
-def resolve_resume(cfg: Config, resume: Optional[str]) -> list:
-    """Set ``cfg.resume`` / ``cfg.load_from`` for ``--resume [PATH]``; returns the skipped
-    checkpoints as (path, problem) pairs."""
-    if resume is None:
+def prepare_resume(runner) -> List[Tuple[str, str]]:
+    """Choose the checkpoint a resuming Runner loads, and restore its seed first.
+
+    Called by the seeded train loops while the Runner builds them, which is after the Runner
+    read ``resume`` / ``load_from`` and before it builds the data or calls ``load_or_resume``.
+    MMEngine offers no public entry between the two, so the choice is written into the
+    Runner's ``_load_from`` / ``_resume``, the attributes ``load_or_resume`` reads.
+
+    * ``resume=True`` without ``load_from``: the newest checkpoint of the work dir that loads;
+      newer ones that do not (truncated, corrupted) are reported by path and reason and
+      returned as (path, problem) pairs. No checkpoint at all: a fresh start.
+    * ``resume=True`` with ``load_from=PATH``: PATH must exist and load.
+
+    The sampler is built with the Runner's seed; a checkpoint trained with another seed (a
+    config with ``seed=None`` draws one) sets the seed before that, so the data order and the
+    random draws continue where they stopped.
+    """
+    if not runner._resume:
         return []
     skipped = []
-    if resume == 'auto':
-        path, meta, skipped = find_resume_checkpoint(cfg.work_dir)
+    path = runner._load_from
+    if path is None:
+        path, meta, skipped = find_resume_checkpoint(runner.work_dir)
         if path is None:
-            # a fresh start, as without --resume (a config's load_from still applies)
-            _warn(f'--resume: no checkpoint in {cfg.work_dir} yet; starting a new run')
-            cfg.resume = False
+            _warn(f'resume: no checkpoint in {runner.work_dir} yet; starting a new run')
+            runner._resume = False
             return skipped
+        runner._load_from = path
+    elif '://' in str(path):  # a remote checkpoint: MMEngine's loader reports its own errors
+        return skipped
     else:
-        path = resume
         if not osp.isfile(path):
-            raise FileNotFoundError(f'--resume {path}: no such file. Fix: give an existing '
+            raise FileNotFoundError(f'resume from {path}: no such file. Fix: give an existing '
                                     f'checkpoint, or --resume alone for the latest one in '
                                     f'the work dir.')
         problem, meta = checkpoint_problem(path)
         if problem is not None:
-            raise RuntimeError(f'--resume {path}: {problem}. It is probably truncated or '
+            raise RuntimeError(f'resume from {path}: {problem}. It is probably truncated or '
                                f'corrupted. Fix: --resume alone takes the newest checkpoint '
                                f'of the work dir that loads, or give another one.')
-    cfg.resume, cfg.load_from = True, path
-
-    # The sampler is built with the seed before the Runner resumes and would shuffle with
-    # the config's seed (or a fresh random one), not the checkpoint's.
     seed = meta.get('seed')
-    randomness = dict(cfg.get('randomness') or {})
-    if seed is not None and randomness.get('seed') != seed:
+    randomness = runner._randomness_cfg
+    if seed is not None and seed != runner.seed:
         if randomness.get('seed') is not None:
             _warn(f'{path} was trained with seed {seed}, the config says '
                   f'{randomness["seed"]}; resuming with {seed} so the run continues as it was')
+        # the checkpoint records the rank-0 seed, which is the base seed (MMEngine adds the
+        # rank to it on each process under diff_rank_seed)
         randomness['seed'] = seed
-        cfg.randomness = randomness
+        runner.set_randomness(**randomness)
     return skipped
