@@ -68,7 +68,8 @@ class RecordRunInfo(Hook):
             world_size=runner.world_size,
             launcher=runner.launcher,
             train_loop=type(runner.train_loop).__name__,
-            resumed_from=cfg.get('load_from') if cfg.get('resume') else None,
+            # the checkpoint the resume chose (resume.py), which the config may not name
+            resumed_from=runner._load_from if runner._resume else None,
             skipped_checkpoints=skipped,
             start_epoch=runner.epoch,
             start_iter=runner.iter,
