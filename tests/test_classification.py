@@ -50,7 +50,8 @@ def _save_image(path: str, height: int, width: int, seed: int):
 
 
 def write_tiny_imagenet(root):
-    """The README's layout: {train,val}/<wnid>/*.JPEG, all 1000 class folders, 2 images each split."""
+    """The README's layout: {train,val}/<wnid>/*.JPEG, all 1000 class folders, 2 images in
+    each split."""
     for split in ('train', 'val'):
         for index in range(1000):
             os.makedirs(osp.join(root, split, f'n{index:08d}'), exist_ok=True)

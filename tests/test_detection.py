@@ -167,8 +167,8 @@ def test_mim_train_mmdet_killed_mid_epoch_resumes_to_the_train_tools_run(digits_
                          DEMO)
     mim = ['mim', 'train', 'mmdet', '--gpus', '0', '--launcher', 'none',
            '--work-dir', tmp_path / 'wd']
-    killed = subprocess.run([str(c) for c in mim[:3] + [kill] + mim[3:] + ['--cfg-options',
-                                                                            *options]],
+    killed_cmd = mim[:3] + [kill] + mim[3:] + ['--cfg-options', *options]
+    killed = subprocess.run([str(c) for c in killed_cmd],
                             cwd=REPO_ROOT, env=tool_env(), capture_output=True, text=True,
                             timeout=600)
     assert killed.returncode != 0 and (tmp_path / 'wd' / 'iter_6.pth').is_file()

@@ -275,5 +275,5 @@ def test_tool_exports_the_backbone_of_a_segmentation_config(tmp_path):
                                 ('feat2', [1, 256, 4, 4], 16), ('feat3', [1, 512, 2, 2], 32)):
         assert f'output {name} {shape} (stride {stride})' in result.stdout
     assert 'verify: OK' in result.stdout
-    assert [o.name for o in onnx.load(str(out)).graph.output] == ['feat0', 'feat1', 'feat2',
-                                                                    'feat3']
+    outputs = [o.name for o in onnx.load(str(out)).graph.output]
+    assert outputs == ['feat0', 'feat1', 'feat2', 'feat3']

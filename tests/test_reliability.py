@@ -55,8 +55,8 @@ def save_classifier(path, **kwargs):
     (dict(arch='medium', img_size=32), dict(arch='small', img_size=32),
      'levels.0.patch_embed.bias: checkpoint (96,), model (64,)'),
 ])
-def test_pretrained_backbone_of_another_variant_names_keys_and_shapes(tmp_path, saved, loaded,
-                                                                       expect):
+def test_pretrained_backbone_of_another_variant_names_keys_and_shapes(
+        tmp_path, saved, loaded, expect):
     checkpoint = save_classifier(tmp_path / 'other.pth', **saved)
     backbone = RaftMLP(**loaded, init_cfg=dict(type='Pretrained', checkpoint=checkpoint,
                                                prefix='backbone.'))
@@ -267,8 +267,8 @@ def test_bfloat16_optim_wrapper_trains_in_autocast_with_fp32_weights():
     from raftmlp_mm.engine import BFloat16AutocastOptimWrapper
     torch.manual_seed(0)
     model = classifier()
-    wrapper = BFloat16AutocastOptimWrapper(optimizer=torch.optim.AdamW(model.parameters(),
-                                                                        lr=1e-3))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    wrapper = BFloat16AutocastOptimWrapper(optimizer=optimizer)
     seen = []
     model.head.fc.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
     from mmpretrain.structures import DataSample
@@ -285,7 +285,7 @@ def test_bfloat16_optim_wrapper_trains_in_autocast_with_fp32_weights():
 def test_train_tool_amp_on_cpu_trains_bfloat16(digits, tmp_path):
     work_dir = tmp_path / 'amp'
     python_tool('tools/train.py', CLS_DEMO, '--amp', '--work-dir', work_dir,
-                         '--cfg-options', *QUICK)
+                '--cfg-options', *QUICK)
     log = open(glob.glob(str(work_dir / '*' / '*.log'))[0]).read()
     assert 'mixed precision: bfloat16 autocast on CPU' in log
     losses = [float(v) for v in re.findall(r'Epoch\(train\).*? loss: ([\d.naif]+)', log)]

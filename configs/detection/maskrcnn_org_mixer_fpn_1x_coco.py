@@ -1,6 +1,7 @@
 _base_ = ['./_base_/maskrcnn_raftmlp_fpn_1x_coco.py']
 
-# ImageNet checkpoint of org-mixer (mmpretrain format): tools/model_converters/raftmlp_to_mmpretrain.py
+# ImageNet checkpoint of org-mixer (mmpretrain format):
+# tools/model_converters/raftmlp_to_mmpretrain.py
 # converts the authors' release; or pretrain configs/classification/org_mixer_8xb256_in1k.py.
 pretrained = 'checkpoints/org_mixer_8xb256_in1k.pth'
 

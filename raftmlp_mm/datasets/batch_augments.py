@@ -46,7 +46,8 @@ class SequentialMixupCutMix:
     One ``lam`` and one permutation per batch for each step. Label smoothing is linear in the
     target, so mixing the (one-hot) scores here and smoothing them in ``LabelSmoothLoss`` gives
     exactly the original's nested loss
-    ``lc * [lm * L(y) + (1 - lm) * L(y[p1])] + (1 - lc) * [lm * L(y[p2]) + (1 - lm) * L(y[p1][p2])]``.
+    ``lc * [lm * L(y) + (1 - lm) * L(y[p1])]
+    + (1 - lc) * [lm * L(y[p2]) + (1 - lm) * L(y[p1][p2])]``.
 
     Args:
         mixup_alpha: Beta(alpha, alpha) parameter of Mixup's ratio.

@@ -122,5 +122,3 @@ def check_data_root(loader: str, loader_cfg):
         raise FileNotFoundError(
             f'{loader}: dataset root {root} does not exist (absolute: {osp.abspath(root)}). '
             f'Expected layout for {kind or "this dataset"}: {layout}. Fix: {hint}')
-
-

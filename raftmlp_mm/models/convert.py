@@ -2,9 +2,9 @@
 
 This is the only place that speaks the original's vocabulary. Original keys, per level ``i``:
 ``levels.i.fn.0.fc`` the multi-scale embedding's Linear, or ``levels.i.fn.1`` the plain patch
-embedding's Linear; ``levels.i.fn.{j}`` for j >= 2 the blocks, whose ``.1`` / ``.3`` / ``.5`` are the
-vertical, horizontal and channel MLPs (``.1`` / ``.3`` = token and channel MLP in a Mixer block);
-``heads.0.1`` the final LayerNorm and ``classifier`` the linear head.
+embedding's Linear; ``levels.i.fn.{j}`` for j >= 2 the blocks, whose ``.1`` / ``.3`` / ``.5``
+are the vertical, horizontal and channel MLPs (``.1`` / ``.3`` = token and channel MLP in a
+Mixer block); ``heads.0.1`` the final LayerNorm and ``classifier`` the linear head.
 """
 import re
 from collections import OrderedDict

@@ -33,7 +33,8 @@ def main(argv=None):
         params = count_parameters(model) + head + args.num_classes
         macs = count_linear_macs(model, (h, w)) + head
         print(f'{arch:<18}{params:>14,}{macs / 1e9:>13.2f}G  '
-              f'{",".join(map(str, model.out_strides)):<14}{",".join(map(str, model.out_channels))}')
+              f'{",".join(map(str, model.out_strides)):<14}'
+              f'{",".join(map(str, model.out_channels))}')
 
 
 if __name__ == '__main__':

@@ -34,13 +34,15 @@ def main():
         assert out.shape == (1, 1, 2, 2), out.shape
     except Exception as e:
         problems.append(f'mmcv ops do not run: {e!r}. Rebuild mmcv with its ops: '
-                        'MMCV_WITH_OPS=1 pip install --no-build-isolation --no-cache-dir mmcv==2.1.0 '
+                        'MMCV_WITH_OPS=1 pip install --no-build-isolation --no-cache-dir '
+                        'mmcv==2.1.0 '
                         '(torch and setuptools<70 must be installed first)')
     print('  '.join(f'{k} {v}' for k, v in versions.items()))
     if problems:
         print('\n'.join(['Installation check FAILED:'] + problems), file=sys.stderr)
         sys.exit(1)
-    print('Installation check passed: mmcv ops (nms, RoIAlign) run; mmdet, mmseg and mmpretrain import.')
+    print('Installation check passed: mmcv ops (nms, RoIAlign) run; mmdet, mmseg and mmpretrain '
+          'import.')
 
 
 if __name__ == '__main__':
