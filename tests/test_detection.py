@@ -2,7 +2,6 @@
 import glob
 import json
 import os.path as osp
-import subprocess
 
 import pytest
 import torch
@@ -11,7 +10,7 @@ from mmengine.optim import OptimWrapper
 from mmengine.registry import DefaultScope
 
 from .conftest import REPO_ROOT
-from .utils import assert_same_training_state, killer_config, python_tool, run, tool_env
+from .utils import assert_same_training_state, killer_config, python_tool, run, run_killed
 
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs', 'detection')
 EXPERIMENTS = sorted(osp.basename(p) for p in glob.glob(osp.join(CONFIG_DIR, '*_coco.py')))
@@ -167,11 +166,8 @@ def test_mim_train_mmdet_killed_mid_epoch_resumes_to_the_train_tools_run(digits_
                          DEMO)
     mim = ['mim', 'train', 'mmdet', '--gpus', '0', '--launcher', 'none',
            '--work-dir', tmp_path / 'wd']
-    killed_cmd = mim[:3] + [kill] + mim[3:] + ['--cfg-options', *options]
-    killed = subprocess.run([str(c) for c in killed_cmd],
-                            cwd=REPO_ROOT, env=tool_env(), capture_output=True, text=True,
-                            timeout=600)
-    assert killed.returncode != 0 and (tmp_path / 'wd' / 'iter_6.pth').is_file()
+    run_killed(mim[:3] + [kill] + mim[3:] + ['--cfg-options', *options])
+    assert (tmp_path / 'wd' / 'iter_6.pth').is_file()
     assert not (tmp_path / 'wd' / 'iter_8.pth').exists()
     result = run(mim[:3] + [DEMO] + mim[3:] + ['--resume', '--cfg-options', *options])
     assert 'resuming mid-epoch: skipping the 2 batches of epoch 2' in result.stdout

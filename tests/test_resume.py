@@ -12,9 +12,7 @@ import os.path as osp
 import pickle
 import re
 import shutil
-import signal
 import struct
-import subprocess
 import sys
 
 import numpy as np
@@ -29,8 +27,7 @@ from raftmlp_mm.engine.loops import SeededBatches, SeededIndex, SeededSamples
 from raftmlp_mm.engine.resume import checkpoint_problem, find_resume_checkpoint, prepare_resume
 
 from .conftest import REPO_ROOT
-from .utils import (assert_same_training_state, killer_config, python_tool, run,
-                    tool_env)
+from .utils import assert_same_training_state, killer_config, python_tool, run, run_killed
 
 # seeds set here must not change what later test files draw
 pytestmark = pytest.mark.usefixtures('own_random_state')
@@ -53,12 +50,7 @@ ITER_CHECKPOINTS = ['default_hooks.checkpoint.by_epoch=False',
 def train(config, work_dir, *args, killed=False):
     cmd = [sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py'), str(config),
            '--work-dir', str(work_dir), *SEED, *args]
-    if not killed:
-        return run(cmd)
-    result = subprocess.run(cmd, cwd=REPO_ROOT, env=tool_env(), capture_output=True,
-                            text=True, timeout=600)
-    assert result.returncode == -signal.SIGKILL, (result.returncode, result.stderr[-4000:])
-    return result
+    return run_killed(cmd) if killed else run(cmd)
 
 
 def copy_work_dir(source, target):
@@ -242,13 +234,7 @@ MIM_SEED = ['randomness.seed=3', 'randomness.deterministic=True']  # what SEED s
 def mim_train(host, config, work_dir, *args, killed=False):
     cmd = [osp.join(osp.dirname(sys.executable), 'mim'), 'train', host, str(config), '--gpus',
            '0', '--launcher', 'none', '--work-dir', str(work_dir), *args]
-    if not killed:
-        return run(cmd)
-    result = subprocess.run([str(c) for c in cmd], cwd=REPO_ROOT, env=tool_env(),
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode != 0 and 'Training finished' not in result.stdout, \
-        result.stdout[-3000:]
-    return result
+    return run_killed(cmd) if killed else run(cmd)
 
 
 RUNNER_FROM_CFG = """
@@ -269,12 +255,7 @@ def runner_from_cfg(config, work_dir, *options, resume=False, killed=False):
     """Train with nothing but Runner.from_cfg(Config.fromfile(config)) (options as strings)."""
     cmd = [sys.executable, '-c', RUNNER_FROM_CFG, str(config), str(work_dir),
            'resume' if resume else 'new', *options]
-    if not killed:
-        return run(cmd)
-    result = subprocess.run(cmd, cwd=REPO_ROOT, env=tool_env(), capture_output=True,
-                            text=True, timeout=600)
-    assert result.returncode == -signal.SIGKILL, (result.returncode, result.stderr[-4000:])
-    return result
+    return run_killed(cmd) if killed else run(cmd)
 
 
 def test_mim_train_killed_mid_epoch_resumes_to_the_train_tools_run(reference, tmp_path):

@@ -1,6 +1,7 @@
 """Helpers the end-to-end tests share: run our tools and launchers as a user would."""
 import os
 import os.path as osp
+import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +37,17 @@ def run(cmd, timeout=600, **env) -> subprocess.CompletedProcess:
         raise AssertionError(f'{" ".join(map(str, cmd))} exited {result.returncode}\n'
                              f'--- stdout ---\n{result.stdout[-4000:]}\n'
                              f'--- stderr ---\n{result.stderr[-6000:]}')
+    return result
+
+
+def run_killed(cmd, timeout=600) -> subprocess.CompletedProcess:
+    """Run ``cmd`` whose training process a tests/killers.py hook SIGKILLs: it must die by
+    SIGKILL itself, or under mim, which reports its child's death."""
+    result = subprocess.run([str(c) for c in cmd], cwd=REPO_ROOT, env=tool_env(),
+                            capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == -signal.SIGKILL or \
+        'died with <Signals.SIGKILL: 9>' in result.stderr, \
+        (result.returncode, result.stdout[-2000:], result.stderr[-4000:])
     return result
 
 
