@@ -5,7 +5,12 @@ backbone (``models``), the datasets and batch augments of the hosts that are ins
 (``datasets``) and the training engine (``engine``: seeded loops, atomic checkpoints, hooks),
 so ``custom_imports=dict(imports=['raftmlp_mm'])`` is all a config needs.
 """
+import importlib.util
+
 from . import datasets  # noqa: F401  (registers INaturalist, SequentialMixupCutMix, ...)
 from . import engine  # noqa: F401  (registers the loops, hooks and the CPU bf16 AMP wrapper)
 from .models import RaftMLP  # noqa: F401  (registers the backbone)
 from .version import __version__  # noqa: F401
+
+if importlib.util.find_spec('mmpretrain') is not None:  # list_models('raftmlp*'), get_model
+    from . import model_index  # noqa: F401

@@ -1,8 +1,12 @@
 """Bad input fails fast with the fix and leaves the work dir alone; NaN losses stop; CPU AMP."""
+import contextlib
 import glob
+import io
+import logging
 import os.path as osp
 import re
 import sys
+import uuid
 
 import pytest
 import torch
@@ -87,15 +91,53 @@ def test_load_from_of_another_img_size_stops_the_whole_model_load(tmp_path):
         load_checkpoint(classifier(img_size=32), checkpoint, map_location='cpu')
 
 
-def test_matching_checkpoint_loads_silently_and_exactly(tmp_path, caplog):
-    checkpoint = save_classifier(tmp_path / 'same.pth')
-    source = torch.load(checkpoint)['state_dict']
+@contextlib.contextmanager
+def mmengine_log():
+    """Everything MMEngine logs meanwhile, as text. PretrainedInit and load_state_dict log
+    through MMLogger's current instance, whose handlers pytest's caplog never sees: a new
+    instance becomes the current one, with a handler of our own."""
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_instance(f'capture_{uuid.uuid4().hex}', log_level='DEBUG')
+    assert MMLogger.get_current_instance() is logger
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    try:
+        yield stream
+    finally:
+        logger.removeHandler(handler)
+
+
+def load_backbone_of(checkpoint):
+    """A classifier whose backbone loads ``checkpoint`` by prefix: (model, what MMEngine logged)."""
     model = classifier(init_cfg=dict(type='Pretrained', checkpoint=checkpoint,
                                      prefix='backbone.'))
-    model.init_weights()
+    with mmengine_log() as log:
+        model.init_weights()
+    return model, log.getvalue()
+
+
+def test_matching_checkpoint_loads_silently_and_exactly(tmp_path):
+    checkpoint = save_classifier(tmp_path / 'same.pth')
+    source = torch.load(checkpoint)['state_dict']
+    model, log = load_backbone_of(checkpoint)
     for key, value in model.backbone.state_dict().items():
         assert torch.equal(value, source['backbone.' + key]), key
-    assert 'mismatch' not in caplog.text and 'missing keys' not in caplog.text
+    assert f'load backbone. in model from: {checkpoint}' in log  # the capture sees the load
+    assert 'do not match' not in log and 'missing keys' not in log and 'unexpected key' not in log
+
+
+def test_partial_checkpoint_is_loaded_with_mmengines_warning(tmp_path):
+    """A checkpoint without the final norm still loads (the norm is outside the levels), and
+    MMEngine's warning names the keys; the capture above would see it."""
+    source = classifier().state_dict()
+    del source['backbone.norm.weight'], source['backbone.norm.bias']
+    torch.save(dict(state_dict=source), tmp_path / 'partial.pth')
+    model, log = load_backbone_of(str(tmp_path / 'partial.pth'))
+    assert 'The model and loaded state dict do not match exactly' in log
+    assert 'missing keys in source state_dict: norm.weight, norm.bias' in log
+    assert torch.equal(model.backbone.state_dict()['levels.0.patch_embed.bias'],
+                       source['backbone.levels.0.patch_embed.bias'])
 
 
 # ---- start-up checks in the tools ------------------------------------------------------------
@@ -270,13 +312,17 @@ def test_bfloat16_optim_wrapper_trains_in_autocast_with_fp32_weights():
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     wrapper = BFloat16AutocastOptimWrapper(optimizer=optimizer)
     seen = []
-    model.head.fc.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    for part in (model.backbone.levels[-1], model.head.fc):
+        part.register_forward_hook(lambda module, args, out: seen.append(
+            (out[0] if isinstance(out, tuple) else out).dtype))
     from mmpretrain.structures import DataSample
     data = dict(inputs=[torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8) for _ in range(4)],
                 data_samples=[DataSample().set_gt_label(i) for i in range(4)])
     before = model.backbone.levels[0].patch_embed.bias.detach().clone()
     losses = model.train_step(data, wrapper)
-    assert seen == [torch.bfloat16]  # the forward ran under bf16 autocast
+    # the backbone ran under bf16 autocast; the head, as mmcv's CPU ops need, in fp32
+    assert seen == [torch.bfloat16, torch.float32]
+    assert 'extract_feat' not in vars(model)  # the step's wrapping is undone
     assert torch.isfinite(losses['loss'])
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert not torch.equal(before, model.backbone.levels[0].patch_embed.bias)
