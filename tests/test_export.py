@@ -12,11 +12,9 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from raftmlp_mm.deployment import (ONNX_ATOL, ClassifierLogits, OnnxModel, example_input,
-                                   export_onnx, export_program, export_torchscript,
-                                   max_abs_diff, onnxruntime_latency, require, run_program,
-                                   time_onnxruntime)
+                                   export_onnx, export_program, export_torchscript, max_abs_diff,
+                                   onnxruntime_latency, require, run_program, time_onnxruntime)
 from raftmlp_mm.models import RaftMLP
-
 from .conftest import REPO_ROOT
 from .utils import python_tool, tool_env
 
@@ -54,9 +52,10 @@ def backbone():
 
 @pytest.fixture(scope='module')
 def classifier():
-    import raftmlp_mm  # noqa: F401  (registers RaftMLP)
     from mmpretrain.registry import MODELS
     from mmpretrain.utils import register_all_modules
+
+    import raftmlp_mm  # noqa: F401  (registers RaftMLP)
     register_all_modules(init_default_scope=False)
     cfg = dict(type='ImageClassifier',
                backbone=dict(type='raftmlp_mm.RaftMLP', arch='small', img_size=64),

@@ -36,9 +36,9 @@ def test_scoped_type_builds_from_every_host(scope):
 
 def test_mmpretrain_classifier_train_and_predict_steps():
     init_default_scope('mmpretrain')
+    from mmengine.optim import OptimWrapper
     from mmpretrain.registry import MODELS
     from mmpretrain.structures import DataSample
-    from mmengine.optim import OptimWrapper
     model = MODELS.build(dict(
         type='ImageClassifier',
         backbone=dict(type='raftmlp_mm.RaftMLP', arch='s', img_size=64),

@@ -1,10 +1,9 @@
-"""tools/misc/mutation_check.py plants its faults where the code is (make mutation-check runs it)."""
+"""tools/misc/mutation_check.py plants its faults where the code is (make mutation-check)."""
 import os.path as osp
 
 import pytest
 
 from tools.misc.mutation_check import FAULTS, REPO_ROOT
-
 from .utils import python_tool
 
 

@@ -142,8 +142,9 @@ def test_ade20k_backbone_loads_an_mmpretrain_checkpoint_by_prefix(tmp_path):
 
 def test_digits_seg_dataset_reads_the_ade20k_layout():
     python_tool('tools/misc/make_digits.py')  # no-op when data/ is already complete
-    import raftmlp_mm.datasets  # noqa: F401
     from mmengine.registry import DATASETS
+
+    import raftmlp_mm.datasets  # noqa: F401
     init_default_scope('mmseg')
     dataset = DATASETS.build(dict(
         type='raftmlp_mm.DigitsSegDataset', data_root=DIGITS_ROOT,

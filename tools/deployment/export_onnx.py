@@ -65,6 +65,7 @@ def check_outputs(args):
 
 def build_model(cfg):
     import importlib
+
     from raftmlp_mm.launch import host_of
     registry = importlib.import_module(f'{host_of(cfg)}.registry')
     return registry.MODELS.build(cfg.model)
@@ -155,6 +156,7 @@ def main(argv=None):
     if args.checkpoint and not osp.isfile(args.checkpoint):
         fail(f'checkpoint {args.checkpoint} does not exist')
     import torch
+
     from raftmlp_mm.deployment import (ONNX_ATOL, ONNX_OPSET, ClassifierLogits, OnnxModel,
                                        example_input, export_onnx, export_program,
                                        export_torchscript, output_list, require, run_program)
