@@ -23,6 +23,7 @@ from PIL import Image
 from raftmlp_mm.datasets import INaturalist, SequentialMixupCutMix
 from raftmlp_mm.models import RaftMLP
 from raftmlp_mm.models.convert import arch_from_original_config, convert_to_mmpretrain
+
 from .conftest import REPO_ROOT
 from .utils import python_tool, run
 

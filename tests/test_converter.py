@@ -8,6 +8,7 @@ import torch
 
 from raftmlp_mm.models.convert import (CheckpointMismatchError, arch_from_original_config,
                                        convert_to_mmpretrain, detect_arch)
+
 from .conftest import REPO_ROOT
 from .test_backbone import read_reference
 

@@ -15,6 +15,7 @@ from raftmlp_mm.deployment import (ONNX_ATOL, ClassifierLogits, OnnxModel, examp
                                    export_onnx, export_program, export_torchscript, max_abs_diff,
                                    onnxruntime_latency, require, run_program, time_onnxruntime)
 from raftmlp_mm.models import RaftMLP
+
 from .conftest import REPO_ROOT
 from .utils import python_tool, tool_env
 

@@ -4,6 +4,7 @@ import os.path as osp
 import pytest
 
 from tools.misc.mutation_check import FAULTS, REPO_ROOT
+
 from .utils import python_tool
 
 

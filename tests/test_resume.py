@@ -25,6 +25,7 @@ from mmengine.runner import BaseLoop
 from raftmlp_mm.engine.checkpoint import SafeCheckpointHook, write_checksum
 from raftmlp_mm.engine.loops import SeededBatches, SeededIndex, SeededSamples
 from raftmlp_mm.engine.resume import checkpoint_problem, find_resume_checkpoint, prepare_resume
+
 from .conftest import REPO_ROOT
 from .utils import assert_same_training_state, killer_config, python_tool, run, run_killed
 
