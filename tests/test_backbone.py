@@ -118,13 +118,36 @@ def test_custom_arch_and_errors():
 
 
 def test_gradient_reaches_every_parameter():
-    torch.manual_seed(0)  # drop path: an unlucky draw drops a branch for the whole batch of 2
+    # With drop path a branch gets no gradient when every sample of the batch drops it; at rate
+    # 0.1 and 16 samples that happens with probability 1e-16 per branch, whatever the draws.
     model = RaftMLP(arch=TINY, img_size=64, out_indices=(0, 1, 2, 3), drop_path_rate=0.1)
     model.train()
-    outs = model(torch.randn(2, 3, 48, 80))  # off-grid: exercises the resampling path
+    outs = model(torch.randn(16, 3, 48, 80))  # off-grid: exercises the resampling path
     sum(out.square().mean() for out in outs).backward()
     for name, param in model.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+@pytest.mark.usefixtures('own_random_state')
+def test_drop_path_is_stochastic_depth():
+    """Every residual branch: identity in eval and at rate 0; in training each sample's branch
+    is kept with probability 1 - rate and then scaled by 1 / (1 - rate), else zeroed."""
+    rate = 0.25
+    model = RaftMLP(arch=TINY, img_size=64, drop_path_rate=rate)
+    drops = [m.drop_path for m in model.modules() if hasattr(m, 'drop_path')]
+    assert len(drops) == 2 * sum(TINY['depths'])  # token mixing and channel MLP of every block
+    x = torch.rand(20000, 3) + 1
+    for drop in drops:
+        assert drop.eval()(x) is x
+    unused = RaftMLP(arch=TINY, img_size=64).train()
+    assert all(m.drop_path(x) is x for m in unused.modules() if hasattr(m, 'drop_path'))
+    torch.manual_seed(0)
+    out = drops[0].train()(x)
+    kept = (out != 0).all(dim=1)
+    assert ((out == 0).all(dim=1) | kept).all()  # whole samples are dropped
+    torch.testing.assert_close(out[kept], x[kept] / (1 - rate))
+    # kept fraction: binomial, 20000 samples, within 5 standard deviations of 1 - rate
+    assert abs(kept.float().mean().item() - (1 - rate)) < 5 * (rate * (1 - rate) / 20000) ** .5
 
 
 def test_pyramid_gradient_and_norm_eval():

@@ -45,3 +45,31 @@ def test_flops_only_reproduces_the_arch_table():
                       'medium', 'large', 'org-mixer').stdout
     macs = dict(re.findall(r'^\| (\S+) \| [\d.]+ \| ([\d.]+) \|$', out, re.M))
     assert macs == {'small': '2.09', 'medium': '4.27', 'large': '6.54', 'org-mixer': '12.63'}
+
+
+def test_mlp_kernels_side_by_side(tmp_path):
+    result_file = tmp_path / 'rows.json'
+    out = python_tool('tools/analysis_tools/benchmark.py', '--models', 'small', '--settings',
+                      'cls-infer', '--batch', '1', '--repeats', '1', '--warmup', '1',
+                      '--threads', '1', '--mlp-kernels', 'plain', 'onednn', 'auto',
+                      '--json', str(result_file)).stdout
+    # what the fastest kernel depends on is printed with the numbers
+    assert re.search(r'^cpu: .+; ISA: (AVX-512|AVX2|AVX|SSE only|unknown)', out, re.M)
+    assert re.search(r'^math: .*(oneDNN|no oneDNN)', out, re.M)
+    rows = table_rows(out, 'cls-infer')
+    assert set(rows) == {'resnet50', 'small [plain]', 'small [onednn]', 'small [auto]'}
+    base = float(rows['resnet50'][2])
+    for kernels in ('plain', 'onednn', 'auto'):
+        params, gmacs, latency, throughput, ratio = (float(c) for c in rows[f'small [{kernels}]'])
+        assert abs(params - 9.9) < 0.05 and abs(gmacs - 2.09) < 0.005  # the same model
+        assert abs(ratio - latency / base) < 0.01
+    saved = {r['model']: r for r in json.loads(result_file.read_text())['cls-infer']}
+    assert saved['small [auto]']['mlp_kernels'] == 'auto'
+    assert saved['small [auto]']['arch'] == 'small'
+    # the auto mode's decisions: every linear shape of RaftMLP-S met at batch 1, forward only
+    decisions = out.split('### MLP kernels chosen by the auto mode')[1]
+    chosen = re.findall(r'^\| (\d+) \| (\d+) \| (\d+) \| forward \| 1 \| [\d.]+ \| [\d.]+ \| '
+                        r'(F\.linear|oneDNN) \|$', decisions, re.M)
+    shapes = {(int(i), int(o)) for i, o, _, _ in chosen}
+    assert {(64, 256), (256, 64), (512, 2048), (2048, 512)} <= shapes  # channel MLPs
+    assert {(112, 224), (224, 112), (14, 28), (28, 14)} <= shapes  # token MLPs, r = 2

@@ -3,134 +3,31 @@
 Paper: Y. Tatsunami and M. Taki, "RaftMLP: How Much Can Be Done Without Attention and with Less
 Spatial Locality?", arXiv 2108.04384. Original code: https://github.com/okojoalg/raft-mlp.
 
-The file reads top-down: resampling helper, sub-blocks (MLP, raft and Mixer token mixing),
-block, patch embedding, level, the pyramid adapter for single-level archs, the backbone, and its
-arch table. Inside a level, tokens are kept contiguous channels-last as (B, h, w, C); levels
-exchange NCHW maps. docs/benchmarks.md explains the layout and the MLPs' fast CPU path.
+The file reads top-down, as the paper builds the network: token mixing (raft, and the MLP-Mixer
+baseline), the block, the patch embedding, the level, the pyramid adapter for single-level archs,
+the backbone and, at its end, the arch table. Where this port departs from the original on
+purpose is listed in README.md ("Where we depart from the original on purpose").
+
+Inside a level, tokens are kept contiguous channels-last as (B, h, w, C); levels exchange NCHW
+maps. Every MLP is ``fast_mlp.Mlp`` (Linear, GELU, Linear), whose fast CPU path and its switch
+are described in that module; docs/benchmarks.md explains the memory layout and the timings.
 """
 import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+from mmcv.cnn.bricks.drop import DropPath
 from mmengine.model import BaseModule
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..registry import MODELS
-
-
-def resize_bicubic(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
-    """Bicubic resample of an NCHW map (align_corners=False), always computed in fp32.
-
-    Bicubic overshoot and the large token grids are sensitive to half precision, so the
-    resampling runs with autocast off and the result is cast back to the input's dtype.
-    """
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    with torch.autocast(device_type=x.device.type, enabled=False):
-        out = F.interpolate(x.float(), size=size, mode='bicubic', align_corners=False)
-    return out.to(x.dtype)
-
-
-class DropPath(nn.Module):
-    """Stochastic depth on a residual branch: per-sample keep mask, survivors scaled by 1/keep."""
-
-    def __init__(self, rate: float = 0.):
-        super().__init__()
-        self.rate = rate
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.rate == 0. or not self.training:
-            return x
-        keep = 1. - self.rate
-        mask = x.new_empty((x.shape[0], ) + (1, ) * (x.dim() - 1)).bernoulli_(keep)
-        return x * mask / keep
-
-    def extra_repr(self) -> str:
-        return f'rate={self.rate}'
-
-
-def _tracing() -> bool:
-    """True while TorchDynamo (torch.compile, torch.export), TorchScript or ONNX export records."""
-    if torch._dynamo.is_compiling():
-        return True
-    return torch.jit.is_tracing() or torch.jit.is_scripting() or torch.onnx.is_in_onnx_export()
-
-
-def _has_hooks(module: nn.Module) -> bool:
-    """Whether calling ``module`` would run hooks that bypassing it would skip."""
-    from torch.nn.modules import module as module_mod
-    return bool(module._forward_hooks or module._forward_pre_hooks or
-                module_mod._global_forward_hooks or module_mod._global_forward_pre_hooks)
-
-
-def linear_onednn(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]):
-    """``F.linear`` on rows (N, in) computed as a 1x1 channels-last convolution.
-
-    On CPU this runs oneDNN's JIT matmul kernels instead of the BLAS gemm behind ``F.linear``;
-    on the token and channel MLP shapes here they are 5-20% faster forward and backward
-    (docs/benchmarks.md). The layouts are chosen so that no copy is made either way.
-    """
-    rows, dims = x.shape
-    x = x.view(1, rows, 1, dims).permute(0, 3, 1, 2)  # (1, in, N, 1), channels-last memory
-    y = F.conv2d(x, weight.view(*weight.shape, 1, 1), bias)  # (1, out, N, 1), channels-last
-    return y.permute(0, 2, 3, 1).reshape(rows, -1)  # (N, out): a view of channels-last y
-
-
-class Mlp(nn.Module):
-    """Two linear layers on the last axis with an exact GELU between them.
-
-    The fast path (CPU, fp32, eager) computes the same arithmetic as the plain one with fewer
-    memory passes: the linears run as oneDNN matmuls (``linear_onednn``), rows are processed in
-    blocks so that no hidden activation tensor exceeds ``block_bytes`` (larger ones are mapped
-    fresh from the OS and page-faulted in on every call), and without autograd GELU runs in
-    place. GPU, tracing, export, autocast, dropout and hooks on the linears take the plain
-    path; tests/test_fast_path.py holds the two to the same accuracy.
-    """
-
-    block_bytes = 24 << 20
-    use_onednn = True
-
-    def __init__(self, dims: int, hidden_dims: int, drop: float = 0.):
-        super().__init__()
-        self.fc1 = nn.Linear(dims, hidden_dims)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden_dims, dims)
-        self.drop = nn.Dropout(drop)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self._fast_path(x):
-            return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
-        flat = x.reshape(-1, x.shape[-1])  # (N, dims)
-        rows = flat.shape[0]
-        blocks = math.ceil(rows * self.fc1.out_features * x.element_size() / self.block_bytes)
-        if blocks <= 1:
-            out = self._rows(flat)
-        else:  # equal blocks, each under block_bytes of hidden activations
-            out = torch.cat([self._rows(part) for part in flat.split(math.ceil(rows / blocks))])
-        return out.view(*x.shape[:-1], self.fc2.out_features)
-
-    def _rows(self, x: torch.Tensor) -> torch.Tensor:
-        hidden = linear_onednn(x, self.fc1.weight, self.fc1.bias)
-        if torch.is_grad_enabled() and (x.requires_grad or self.fc1.weight.requires_grad):
-            hidden = F.gelu(hidden)
-        else:
-            hidden = torch.ops.aten.gelu_(hidden)  # nothing keeps the pre-activation: reuse it
-        return linear_onednn(hidden, self.fc2.weight, self.fc2.bias)
-
-    def _fast_path(self, x: torch.Tensor) -> bool:
-        if _tracing():  # export and compilers get the plain graph
-            return False
-        return (self.use_onednn and x.device.type == 'cpu' and x.dtype == torch.float32
-                and self.fc1.weight.dtype == torch.float32 and torch.backends.mkldnn.enabled
-                and torch.backends.mkldnn.is_available() and not torch.is_autocast_cpu_enabled()
-                and not (self.training and self.drop.p > 0)
-                and not _has_hooks(self.fc1) and not _has_hooks(self.fc2))  # e.g. FLOP counters
+from .fast_mlp import Mlp
 
 
 class RaftTokenMixing(nn.Module):
-    """Vertical, then horizontal token mixing over rafts of channels (paper Sec. 3).
+    """Vertical, then horizontal token mixing over rafts of channels.
 
     Channel c = j * o + k belongs to raft k (o = C / r rafts of r channels, strided as in the
     original code). The vertical MLP sees, for one raft and one image column, the r channels'
@@ -147,10 +44,12 @@ class RaftTokenMixing(nn.Module):
         self.raft_size = raft_size
         grid_h, grid_w = grid_size
         self.norm_vertical = nn.LayerNorm(channels)
-        self.mlp_vertical = Mlp(raft_size * grid_h, expansion * raft_size * grid_h, drop)
+        self.mlp_vertical = Mlp(dims=raft_size * grid_h,
+                                hidden_dims=expansion * raft_size * grid_h, drop=drop)
         self.norm_horizontal = nn.LayerNorm(channels)
-        self.mlp_horizontal = Mlp(raft_size * grid_w, expansion * raft_size * grid_w, drop)
-        self.drop_path = DropPath(drop_path)
+        self.mlp_horizontal = Mlp(dims=raft_size * grid_w,
+                                  hidden_dims=expansion * raft_size * grid_w, drop=drop)
+        self.drop_path = DropPath(drop_prob=drop_path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, H, W, C = x.shape
@@ -159,11 +58,13 @@ class RaftTokenMixing(nn.Module):
         # added back through a permuted view, so the residual stream stays (B, H, W, C) in memory
         # and no copy back is made.
         # vertical: (B, H, W, r, o) -> (B, o, W, r, H) -> (B, o, W, r*H)
-        y = self.norm_vertical(x).view(B, H, W, r, o).permute(0, 4, 2, 3, 1).reshape(B, o, W, r * H)
+        y = self.norm_vertical(x).view(B, H, W, r, o)
+        y = y.permute(0, 4, 2, 3, 1).reshape(B, o, W, r * H)
         y = self.mlp_vertical(y).view(B, o, W, r, H).permute(0, 4, 2, 3, 1)  # (B, H, W, r, o)
         x = (x.reshape(B, H, W, r, o) + self.drop_path(y)).view(B, H, W, C)
         # horizontal: (B, H, W, r, o) -> (B, o, H, r, W) -> (B, o, H, r*W)
-        y = self.norm_horizontal(x).view(B, H, W, r, o).permute(0, 4, 1, 3, 2).reshape(B, o, H, r * W)
+        y = self.norm_horizontal(x).view(B, H, W, r, o)
+        y = y.permute(0, 4, 1, 3, 2).reshape(B, o, H, r * W)
         y = self.mlp_horizontal(y).view(B, o, H, r, W).permute(0, 2, 4, 3, 1)  # (B, H, W, r, o)
         return (x.view(B, H, W, r, o) + self.drop_path(y)).view(B, H, W, C)
 
@@ -176,8 +77,8 @@ class MixerTokenMixing(nn.Module):
         super().__init__()
         num_tokens = grid_size[0] * grid_size[1]
         self.norm = nn.LayerNorm(channels)
-        self.mlp = Mlp(num_tokens, expansion * num_tokens, drop)
-        self.drop_path = DropPath(drop_path)
+        self.mlp = Mlp(dims=num_tokens, hidden_dims=expansion * num_tokens, drop=drop)
+        self.drop_path = DropPath(drop_prob=drop_path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, H, W, C = x.shape
@@ -190,8 +91,8 @@ class RaftMLPBlock(nn.Module):
     """Token mixing at the pretraining grid, then channel mixing at the run-time grid.
 
     The token-mixing MLPs have weights sized for ``grid_size``. Any other run-time grid is
-    bicubically resampled to it before token mixing and back afterwards (paper Sec. 5 / spec 5):
-    the token-mixing residuals live inside that resampled region, exactly as in the original.
+    bicubically resampled to it before token mixing and back afterwards, as the original does:
+    the token-mixing residuals live inside that resampled region.
     """
 
     def __init__(self, channels: int, grid_size: Tuple[int, int], token_mixing: str,
@@ -200,14 +101,16 @@ class RaftMLPBlock(nn.Module):
         super().__init__()
         self.grid_size = tuple(grid_size)
         if token_mixing == 'raft':
-            self.token_mixing = RaftTokenMixing(channels, grid_size, raft_size, token_expansion,
-                                                drop, drop_path)
+            self.token_mixing = RaftTokenMixing(
+                channels=channels, grid_size=grid_size, raft_size=raft_size,
+                expansion=token_expansion, drop=drop, drop_path=drop_path)
         else:
-            self.token_mixing = MixerTokenMixing(channels, grid_size, token_expansion, drop,
-                                                 drop_path)
+            self.token_mixing = MixerTokenMixing(
+                channels=channels, grid_size=grid_size, expansion=token_expansion, drop=drop,
+                drop_path=drop_path)
         self.norm = nn.LayerNorm(channels)
-        self.channel_mlp = Mlp(channels, channel_expansion * channels, drop)
-        self.drop_path = DropPath(drop_path)
+        self.channel_mlp = Mlp(dims=channels, hidden_dims=channel_expansion * channels, drop=drop)
+        self.drop_path = DropPath(drop_prob=drop_path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         run_grid = tuple(x.shape[1:3])
@@ -278,8 +181,10 @@ class RaftMLPLevel(nn.Module):
         self.patch_size = patch_size
         self.patch_embed = MultiScalePatchEmbed(in_channels, channels, embed_kernels)
         self.blocks = nn.ModuleList(
-            RaftMLPBlock(channels, grid_size, token_mixing, raft_size, token_expansion,
-                         channel_expansion, drop, drop_path) for _ in range(depth))
+            RaftMLPBlock(channels=channels, grid_size=grid_size, token_mixing=token_mixing,
+                         raft_size=raft_size, token_expansion=token_expansion,
+                         channel_expansion=channel_expansion, drop=drop, drop_path=drop_path)
+            for _ in range(depth))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """NCHW map -> tokens (B, h, w, C) on a grid of ceil(H / p) x ceil(W / p)."""
@@ -345,35 +250,6 @@ class RaftMLP(BaseModule):
             prefix='backbone.')``. Default: PyTorch's default init, as the original.
     """
 
-    arch_keys = ('depths', 'channels', 'patch_sizes', 'raft_sizes', 'embed_kernels',
-                 'token_mixing')
-    arch_zoo: Dict[str, dict] = {
-        **dict.fromkeys(['s', 'small'], dict(
-            depths=[2, 2, 6, 2], channels=[64, 128, 256, 512], patch_sizes=[4, 2, 2, 2],
-            raft_sizes=[2, 2, 2, 2], embed_kernels=[[4, 8], [2, 4], [2, 4], [2]],
-            token_mixing='raft')),
-        **dict.fromkeys(['m', 'medium'], dict(
-            depths=[2, 2, 6, 2], channels=[96, 192, 384, 768], patch_sizes=[4, 2, 2, 2],
-            raft_sizes=[2, 2, 2, 2], embed_kernels=[[4, 8], [2, 4], [2, 4], [2]],
-            token_mixing='raft')),
-        **dict.fromkeys(['l', 'large'], dict(
-            depths=[2, 2, 6, 2], channels=[128, 192, 512, 1024], patch_sizes=[4, 2, 2, 2],
-            raft_sizes=[2, 2, 2, 2], embed_kernels=[[4, 8], [2, 4], [2, 4], [2]],
-            token_mixing='raft')),
-        # ablation: RaftMLP-M with a plain linear patch embedding
-        'hierarchy-medium': dict(
-            depths=[2, 2, 6, 2], channels=[96, 192, 384, 768], patch_sizes=[4, 2, 2, 2],
-            raft_sizes=[2, 2, 2, 2], embed_kernels=[[4], [2], [2], [2]], token_mixing='raft'),
-        # baseline: MLP-Mixer-B/16 as retrained by the authors (token hidden width 2 * 196)
-        'org-mixer': dict(
-            depths=[12], channels=[768], patch_sizes=[16], raft_sizes=[None],
-            embed_kernels=[[16]], token_mixing='mixer'),
-        # ablation: single level, raft size r = 1, 2, 4
-        **{f'raft-r{r}': dict(
-            depths=[12], channels=[768], patch_sizes=[16], raft_sizes=[r],
-            embed_kernels=[[16]], token_mixing='raft') for r in (1, 2, 4)},
-    }
-
     def __init__(self,
                  arch: Union[str, dict] = 'small',
                  img_size: Union[int, Tuple[int, int]] = 224,
@@ -391,76 +267,26 @@ class RaftMLP(BaseModule):
         super().__init__(init_cfg=init_cfg)
         self.arch_settings = self._parse_arch(arch)
         self.arch_name = arch if isinstance(arch, str) else 'custom'
-        settings = self.arch_settings
-        num_levels = len(settings['depths'])
         self.in_channels = in_channels
         self.img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
-        self.first_patch_size = settings['patch_sizes'][0]
-
-        # Token-MLP grid of every level at the pretraining size (spec 3.7).
-        grid, grids = self.img_size, []
-        for level, p in enumerate(settings['patch_sizes']):
-            if grid[0] % p or grid[1] % p:
-                raise ValueError(
-                    f'img_size {self.img_size} is not divisible down the levels: level {level} '
-                    f'gets a {grid[0]}x{grid[1]} map and patch size {p}. Use a multiple of '
-                    f'{math.prod(settings["patch_sizes"])}, e.g. 224')
-            grid = (grid[0] // p, grid[1] // p)
-            grids.append(grid)
-        self.grid_sizes = grids
-
-        self.levels = nn.ModuleList()
-        level_in = in_channels
-        for i in range(num_levels):
-            self.levels.append(RaftMLPLevel(
-                level_in, settings['channels'][i], settings['depths'][i],
-                settings['patch_sizes'][i], settings['embed_kernels'][i], grids[i],
-                settings['token_mixing'], settings['raft_sizes'][i], token_expansion,
-                channel_expansion, drop_rate, drop_path_rate))
-            level_in = settings['channels'][i]
-        self.num_features = level_in
+        self.first_patch_size = self.arch_settings['patch_sizes'][0]
+        self.grid_sizes = self._token_grids()
+        self._build_levels(token_expansion=token_expansion, channel_expansion=channel_expansion,
+                           drop_rate=drop_rate, drop_path_rate=drop_path_rate)
         self.final_norm = final_norm
         if final_norm:
-            self.norm = nn.LayerNorm(level_in)
-
-        # What each output index means: (stride, channels).
-        strides = [math.prod(settings['patch_sizes'][:i + 1]) for i in range(num_levels)]
-        self.pyramid_blocks = None
-        if pyramid_blocks is not None:
-            if num_levels != 1:
-                raise ValueError('pyramid_blocks is for single-level archs (org-mixer, raft-r*); '
-                                 'hierarchical archs already output strides 4/8/16/32')
-            depth = settings['depths'][0]
-            blocks = list(pyramid_blocks)
-            if len(blocks) != 4 or blocks != sorted(set(blocks)) or not 0 <= blocks[0] < \
-                    blocks[-1] < depth:
-                raise ValueError(f'pyramid_blocks needs 4 increasing block indices in '
-                                 f'[0, {depth}), got {pyramid_blocks}')
-            self.pyramid_blocks = tuple(pyramid_blocks)
-            self.pyramid = SingleLevelPyramid(level_in)
-            strides = [strides[0] // 4, strides[0] // 2, strides[0], strides[0] * 2]
-            self.out_channels_all = [level_in] * 4
-        else:
-            self.out_channels_all = list(settings['channels'])
-        num_outputs = len(strides)
-
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        self.out_indices = []
-        for index in out_indices:
-            if not -num_outputs <= index < num_outputs:
-                raise ValueError(f'out_indices {list(out_indices)} out of range: this model has '
-                                 f'{num_outputs} outputs (0..{num_outputs - 1}, or negative)')
-            self.out_indices.append(index % num_outputs)
-        self.out_strides = [strides[i] for i in self.out_indices]
-        self.out_channels = [self.out_channels_all[i] for i in self.out_indices]
-
+            self.norm = nn.LayerNorm(self.num_features)
+        strides = self._build_pyramid(pyramid_blocks)
+        self._select_outputs(out_indices, strides)
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self._freeze_stages()
 
+    # construction, step by step
+
     @classmethod
     def _parse_arch(cls, arch: Union[str, dict]) -> dict:
+        """The settings of a named arch (``arch_zoo``) or a checked custom dict."""
         if isinstance(arch, str):
             key = arch.lower()
             if key not in cls.arch_zoo:
@@ -473,20 +299,97 @@ class RaftMLP(BaseModule):
             raise ValueError(f'a custom RaftMLP arch needs exactly the keys {list(cls.arch_keys)}, '
                              f'got {got}; or use one of {sorted(cls.arch_zoo)}')
         if arch['token_mixing'] not in ('raft', 'mixer'):
-            raise ValueError(f"token_mixing must be 'raft' or 'mixer', got {arch['token_mixing']!r}")
+            raise ValueError("token_mixing must be 'raft' or 'mixer', got "
+                             f"{arch['token_mixing']!r}")
         lengths = {k: len(arch[k]) for k in cls.arch_keys if k != 'token_mixing'}
         if len(set(lengths.values())) != 1:
-            raise ValueError(f'custom arch lists must have one entry per level, got lengths {lengths}')
+            raise ValueError('custom arch lists must have one entry per level, got lengths '
+                             f'{lengths}')
         return dict(arch)
+
+    def _token_grids(self) -> List[Tuple[int, int]]:
+        """Every level's token grid at the pretraining size: the token MLPs are sized for it."""
+        patch_sizes = self.arch_settings['patch_sizes']
+        grid, grids = self.img_size, []
+        for level, p in enumerate(patch_sizes):
+            if grid[0] % p or grid[1] % p:
+                raise ValueError(
+                    f'img_size {self.img_size} is not divisible down the levels: level {level} '
+                    f'gets a {grid[0]}x{grid[1]} map and patch size {p}. Use a multiple of '
+                    f'{math.prod(patch_sizes)}, e.g. 224')
+            grid = (grid[0] // p, grid[1] // p)
+            grids.append(grid)
+        return grids
+
+    def _build_levels(self, token_expansion: int, channel_expansion: int, drop_rate: float,
+                      drop_path_rate: float):
+        """``levels``: one embedding and its blocks per level; ``num_features``: the last width."""
+        settings = self.arch_settings
+        self.levels = nn.ModuleList()
+        level_in = self.in_channels
+        for i, channels in enumerate(settings['channels']):
+            self.levels.append(RaftMLPLevel(
+                in_channels=level_in, channels=channels, depth=settings['depths'][i],
+                patch_size=settings['patch_sizes'][i], embed_kernels=settings['embed_kernels'][i],
+                grid_size=self.grid_sizes[i], token_mixing=settings['token_mixing'],
+                raft_size=settings['raft_sizes'][i], token_expansion=token_expansion,
+                channel_expansion=channel_expansion, drop=drop_rate, drop_path=drop_path_rate))
+            level_in = channels
+        self.num_features = level_in
+
+    def _build_pyramid(self, pyramid_blocks: Optional[Sequence[int]]) -> List[int]:
+        """The stride 4-32 adapter of a single-level arch, if asked for.
+
+        Sets ``pyramid_blocks``, ``pyramid`` and ``out_channels_all`` (the channels of every
+        output index) and returns the stride of every output index.
+        """
+        settings = self.arch_settings
+        num_levels = len(settings['depths'])
+        strides = [math.prod(settings['patch_sizes'][:i + 1]) for i in range(num_levels)]
+        self.pyramid_blocks = None
+        if pyramid_blocks is None:
+            self.out_channels_all = list(settings['channels'])
+            return strides
+        if num_levels != 1:
+            raise ValueError('pyramid_blocks is for single-level archs (org-mixer, raft-r*); '
+                             'hierarchical archs already output strides 4/8/16/32')
+        depth = settings['depths'][0]
+        blocks = list(pyramid_blocks)
+        if len(blocks) != 4 or blocks != sorted(set(blocks)) or not 0 <= blocks[0] < \
+                blocks[-1] < depth:
+            raise ValueError(f'pyramid_blocks needs 4 increasing block indices in '
+                             f'[0, {depth}), got {pyramid_blocks}')
+        self.pyramid_blocks = tuple(pyramid_blocks)
+        self.pyramid = SingleLevelPyramid(self.num_features)
+        self.out_channels_all = [self.num_features] * 4
+        return [strides[0] // 4, strides[0] // 2, strides[0], strides[0] * 2]
+
+    def _select_outputs(self, out_indices: Union[int, Sequence[int]], strides: List[int]):
+        """``out_indices`` (made non-negative) and their ``out_strides`` and ``out_channels``."""
+        num_outputs = len(strides)
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        self.out_indices = []
+        for index in out_indices:
+            if not -num_outputs <= index < num_outputs:
+                raise ValueError(f'out_indices {list(out_indices)} out of range: this model has '
+                                 f'{num_outputs} outputs (0..{num_outputs - 1}, or negative)')
+            self.out_indices.append(index % num_outputs)
+        self.out_strides = [strides[i] for i in self.out_indices]
+        self.out_channels = [self.out_channels_all[i] for i in self.out_indices]
+
+    # loading
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):
-        """Stop on a checkpoint of another variant or img_size instead of loading it partly.
+        """Whether a checkpoint fits this backbone: it stops on one that does not.
 
-        PyTorch and MMEngine only log shape mismatches and leave those weights random. The token
-        MLPs are r * h and r * w wide, so a checkpoint of another ``img_size`` differs there
-        even for the same arch. Keys outside ``levels`` (the final norm, the pyramid adapter)
-        may legitimately be absent and stay with MMEngine's warnings.
+        This is the one place that decides it. PyTorch and MMEngine only log shape mismatches
+        and leave those weights random, so a checkpoint of another variant or ``img_size`` is
+        refused here with the keys and shapes that differ and the fix. The token MLPs are
+        r * h and r * w wide, so a checkpoint of another ``img_size`` differs there even for the
+        same arch. Keys outside ``levels`` (the final norm, the pyramid adapter) may
+        legitimately be absent and stay with MMEngine's warnings.
         """
         own = {name: value.shape for name, value in self.state_dict().items()}
         given = {key[len(prefix):]: value for key, value in state_dict.items()
@@ -521,6 +424,8 @@ class RaftMLP(BaseModule):
             raise ValueError('\n'.join(lines))
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)
+
+    # forward
 
     def _check_input(self, x: torch.Tensor):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
@@ -561,6 +466,8 @@ class RaftMLP(BaseModule):
         maps = self.pyramid(taps)
         return tuple(maps[i].contiguous() for i in self.out_indices)  # NCHW, as in forward
 
+    # training modes
+
     def _freeze_stages(self):
         for i in range(min(self.frozen_stages, len(self.levels))):
             level = self.levels[i]
@@ -579,3 +486,48 @@ class RaftMLP(BaseModule):
                 if isinstance(m, _BatchNorm):
                     m.eval()
         return self
+
+    # the arch table: one entry per level in every list
+
+    arch_keys = ('depths', 'channels', 'patch_sizes', 'raft_sizes', 'embed_kernels',
+                 'token_mixing')
+    arch_zoo: Dict[str, dict] = {
+        **dict.fromkeys(['s', 'small'], dict(
+            depths=[2, 2, 6, 2], channels=[64, 128, 256, 512], patch_sizes=[4, 2, 2, 2],
+            raft_sizes=[2, 2, 2, 2], embed_kernels=[[4, 8], [2, 4], [2, 4], [2]],
+            token_mixing='raft')),
+        **dict.fromkeys(['m', 'medium'], dict(
+            depths=[2, 2, 6, 2], channels=[96, 192, 384, 768], patch_sizes=[4, 2, 2, 2],
+            raft_sizes=[2, 2, 2, 2], embed_kernels=[[4, 8], [2, 4], [2, 4], [2]],
+            token_mixing='raft')),
+        **dict.fromkeys(['l', 'large'], dict(
+            depths=[2, 2, 6, 2], channels=[128, 192, 512, 1024], patch_sizes=[4, 2, 2, 2],
+            raft_sizes=[2, 2, 2, 2], embed_kernels=[[4, 8], [2, 4], [2, 4], [2]],
+            token_mixing='raft')),
+        # ablation: RaftMLP-M with a plain linear patch embedding
+        'hierarchy-medium': dict(
+            depths=[2, 2, 6, 2], channels=[96, 192, 384, 768], patch_sizes=[4, 2, 2, 2],
+            raft_sizes=[2, 2, 2, 2], embed_kernels=[[4], [2], [2], [2]], token_mixing='raft'),
+        # baseline: MLP-Mixer-B/16 as retrained by the authors (token hidden width 2 * 196)
+        'org-mixer': dict(
+            depths=[12], channels=[768], patch_sizes=[16], raft_sizes=[None],
+            embed_kernels=[[16]], token_mixing='mixer'),
+        # ablation: single level, raft size r = 1, 2, 4
+        **{f'raft-r{r}': dict(
+            depths=[12], channels=[768], patch_sizes=[16], raft_sizes=[r],
+            embed_kernels=[[16]], token_mixing='raft') for r in (1, 2, 4)},
+    }
+
+
+def resize_bicubic(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+    """Bicubic resample of an NCHW map (align_corners=False), always computed in fp32.
+
+    Used by the blocks (to and from the token-MLP grid) and the levels (to a multiple of the
+    patch). Bicubic overshoot and the large token grids are sensitive to half precision, so the
+    resampling runs with autocast off and the result is cast back to the input's dtype.
+    """
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        out = F.interpolate(x.float(), size=size, mode='bicubic', align_corners=False)
+    return out.to(x.dtype)

@@ -4,6 +4,8 @@
     python tools/analysis_tools/benchmark.py --settings cls-infer --models small resnet50
     python tools/analysis_tools/benchmark.py --device cuda --bf16 --channels-last
     python tools/analysis_tools/benchmark.py --flops-only --input-size 800 1216
+    python tools/analysis_tools/benchmark.py --settings train-step --models small resnet50 \
+        --mlp-kernels plain onednn auto       # the MLPs' kernels side by side
 
 Every table row gives params, MACs, the median latency over ``--repeats`` rounds after warm-up,
 throughput, the ratio of the latency to ResNet-50's and, on request, peak memory and the
@@ -20,10 +22,19 @@ Settings (batch sizes are for CPU; ``--device cuda`` uses the GPU ones):
   seg-backbone  backbone forward, every level, batch 2 / 16, 512x512 (Semantic FPN's input)
 RaftMLP MACs follow the paper (every linear and patch embedding); peers' MACs come from
 MMEngine's FlopAnalyzer (convolutions, matmuls and linears).
+
+``--mlp-kernels`` times every RaftMLP model once per setting of its MLPs' CPU fast path
+(raftmlp_mm/models/fast_mlp.py; RAFTMLP_FAST_MLP): ``plain`` (0: nn.Linear), ``onednn`` (1: the
+fast path with oneDNN kernels) and ``auto`` (the fast path with the kernel measured faster per
+shape), as rows ``small [plain]`` etc. in the same interleaved rounds, and prints the auto mode's
+decisions. The header names the CPU, its vector ISA (AVX2 / AVX-512, from /proc/cpuinfo) and
+the oneDNN / MKL builds, on which the fastest kernel depends.
 """
 import argparse
 import json
+import os
 import os.path as osp
+import re
 import statistics
 import subprocess
 import sys
@@ -37,7 +48,7 @@ from torch import nn
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from raftmlp_mm.models import RaftMLP  # noqa: E402
+from raftmlp_mm.models import RaftMLP, fast_mlp  # noqa: E402
 from raftmlp_mm.utils import count_linear_macs, count_parameters  # noqa: E402
 
 BASELINE = 'resnet50'
@@ -68,6 +79,12 @@ SETTINGS = {
     'det-backbone': ('backbone', (800, 1216), 1, 2),
     'seg-backbone': ('backbone', (512, 512), 2, 16),
 }
+RAFTMLP_MODELS = ('small', 'medium', 'large', 'org-mixer')
+# --mlp-kernels name: the value of RAFTMLP_FAST_MLP / Mlp.fast_path it stands for
+MLP_KERNELS = {'plain': '0', 'onednn': '1', 'auto': 'auto'}
+# environment variables that change which kernels oneDNN and MKL run
+ISA_ENV = ('ONEDNN_MAX_CPU_ISA', 'DNNL_MAX_CPU_ISA', 'MKL_ENABLE_INSTRUCTIONS',
+           'MKL_DEBUG_CPU_TYPE', 'ATEN_CPU_CAPABILITY', fast_mlp.ENV_VAR)
 
 
 class Classifier(nn.Module):
@@ -170,36 +187,68 @@ def applicable(name: str, setting: str) -> bool:
     return MODELS[name][2] or (kind != 'backbone' and tuple(size) == (224, 224))
 
 
+def variants(names: List[str], args) -> List[tuple]:
+    """(row label, model name, MLP kernel setting or None) of every row to measure."""
+    rows = []
+    for name in names:
+        if args.mlp_kernels and name in RAFTMLP_MODELS:
+            rows += [(f'{name} [{kernels}]', name, kernels) for kernels in args.mlp_kernels]
+        else:
+            rows.append((name, name, None))
+    return rows
+
+
+def with_mlp_kernels(run: Callable[[], None], kernels: str) -> Callable[[], None]:
+    """``run`` with the MLPs' fast path set to ``kernels`` (a key of MLP_KERNELS) meanwhile."""
+    def wrapped():
+        previous = fast_mlp.Mlp.fast_path
+        fast_mlp.Mlp.fast_path = MLP_KERNELS[kernels]
+        try:
+            run()
+        finally:
+            fast_mlp.Mlp.fast_path = previous
+    return wrapped
+
+
 def measure_setting(setting: str, names: List[str], args) -> List[dict]:
     kind, size, cpu_batch, gpu_batch = SETTINGS[setting]
     batch = args.batch or (gpu_batch if args.device == 'cuda' else cpu_batch)
-    names = [n for n in names if applicable(n, setting)]
-    rows, runs = {}, {}
-    for name in names:
+    rows_to_measure = variants([n for n in names if applicable(n, setting)], args)
+    rows, runs, counted, ort = {}, {}, {}, {}
+    for label, name, kernels in rows_to_measure:
         model = prepare(name, setting, args)
-        rows[name] = dict(model=name, params=count_parameters(model),
-                          macs=count_macs(build(name, setting), size) * batch, times=[])
-        runs[name] = step_fn(model, setting, batch, args)
+        if name not in counted:
+            counted[name] = (count_parameters(model), count_macs(build(name, setting), size))
+        params, macs = counted[name]
+        rows[label] = dict(model=label, arch=name, params=params, macs=macs * batch, times=[])
+        if kernels:
+            rows[label]['mlp_kernels'] = kernels
+        runs[label] = step_fn(model, setting, batch, args)
+        if kernels:
+            runs[label] = with_mlp_kernels(runs[label], kernels)
         for _ in range(args.warmup):
-            runs[name]()
+            runs[label]()
+    labels = list(rows)
     for _ in range(args.repeats):  # round-robin: every round times every model once
-        for name in names:
-            rows[name]['times'].append(time_once(runs[name], args.device, args.iters))
+        for label in labels:
+            rows[label]['times'].append(time_once(runs[label], args.device, args.iters))
     if args.profile:
-        for name in names:
-            print_profile(name, setting, runs[name], args.profile)
+        for label in labels:
+            print_profile(label, setting, runs[label], args.profile)
     base = statistics.median(rows[BASELINE]['times']) if BASELINE in rows else None
-    for name in names:
-        row = rows[name]
+    for label, name, kernels in rows_to_measure:
+        row = rows[label]
         row['latency_ms'] = statistics.median(row['times']) * 1e3
         row['throughput'] = batch / row['latency_ms'] * 1e3
         row['ratio'] = row['latency_ms'] / (base * 1e3) if base else float('nan')
         row['batch'] = batch
         if args.memory:
-            row['peak_mib'] = probe_memory(name, setting, batch, args)
+            row['peak_mib'] = probe_memory(name, setting, batch, args, kernels)
         if args.onnxruntime and kind != 'train':
-            row['ort_ms'] = onnxruntime_ms(name, setting, batch, args)
-    return [rows[n] for n in names]
+            if name not in ort:  # the exported graph has plain MLPs whatever the setting
+                ort[name] = onnxruntime_ms(name, setting, batch, args)
+            row['ort_ms'] = ort[name]
+    return [rows[label] for label in labels]
 
 
 def onnxruntime_ms(name: str, setting: str, batch: int, args) -> float:
@@ -227,13 +276,14 @@ def print_profile(name: str, setting: str, run: Callable[[], None], top: int):
     print(prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=top))
 
 
-def probe_memory(name: str, setting: str, batch: int, args) -> float:
+def probe_memory(name: str, setting: str, batch: int, args, kernels: str = None) -> float:
     """Peak memory of one unit of work, measured in a fresh process so nothing else counts."""
     cmd = [sys.executable, osp.abspath(__file__), '--probe', name, setting, '--batch', str(batch),
            '--device', args.device]
     cmd += [flag for flag, on in (('--bf16', args.bf16), ('--channels-last', args.channels_last))
             if on]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    env = dict(os.environ, **({fast_mlp.ENV_VAR: MLP_KERNELS[kernels]} if kernels else {}))
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])['peak_mib']
 
 
@@ -294,6 +344,74 @@ def print_table(setting: str, rows: List[dict], args):
     sys.stdout.flush()
 
 
+def cpu_description() -> List[str]:
+    """The CPU, its vector ISA and the math libraries: what the fastest kernel depends on."""
+    info, flags = {}, set()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                key, _, value = (part.strip() for part in line.partition(':'))
+                if key == 'flags' and not flags:
+                    flags = set(value.split())
+                elif key in ('model name', 'cpu family', 'model', 'vendor_id'):
+                    info.setdefault(key, value)
+    except OSError:
+        pass
+    model = info.get('model name') or platform_processor()
+    if 'cpu family' in info:
+        model += f' ({info.get("vendor_id", "")} family {info["cpu family"]}, model ' \
+                 f'{info.get("model", "?")})'.replace('( ', '(')
+    if 'avx512f' in flags:
+        isa = 'AVX-512 (' + ', '.join(f for f in sorted(flags) if f.startswith('avx512')) + ')'
+    elif 'avx2' in flags:
+        isa = 'AVX2' + (' + FMA' if 'fma' in flags else '') + ', no AVX-512'
+    elif flags:
+        isa = 'AVX' if 'avx' in flags else 'SSE only'
+    else:
+        isa = 'unknown (no /proc/cpuinfo)'
+    extra = [f for f in ('avx_vnni', 'amx_tile', 'amx_bf16', 'amx_int8') if f in flags]
+    if extra:
+        isa += ', ' + ', '.join(extra)
+    capability = getattr(getattr(torch.backends, 'cpu', None), 'get_cpu_capability', None)
+    config = torch.__config__.show()
+    onednn = re.search(r'(?:MKL-DNN|oneDNN)[^\n]*?v([\d.]+)', config)
+    mkl = re.search(r'Math Kernel Library Version ([\d.]+)', config)
+    lines = [f'cpu: {model}, {os.cpu_count()} logical CPUs; ISA: {isa}',
+             'math: ' + ', '.join(part for part in (
+                 f'torch CPU capability {capability()}' if capability else '',
+                 f'oneDNN {onednn.group(1)}' if onednn else 'no oneDNN',
+                 f'MKL {mkl.group(1)}' if mkl else 'no MKL') if part)]
+    env = [f'{k}={os.environ[k]}' for k in ISA_ENV if k in os.environ]
+    if env:
+        lines.append('env: ' + ' '.join(env))
+    return lines
+
+
+def platform_processor() -> str:
+    import platform
+    return platform.processor() or platform.machine() or 'unknown CPU'
+
+
+def print_kernel_choices():
+    """The auto mode's decisions: per linear shape and direction, the kernel and both times."""
+    choices = fast_mlp.kernel_choices()
+    if not choices:
+        return
+    print('\n### MLP kernels chosen by the auto mode (fastest of at least '
+          f'{fast_mlp.MEASURE_REPS} timed runs; oneDNN needs a {fast_mlp.MARGIN:.0%} lead)')
+    print('| in | out | rows | direction | threads | F.linear (ms) | oneDNN (ms) | chosen |')
+    print('|---:|---:|---:|---|---:|---:|---:|---|')
+    for key, choice in sorted(choices.items(), key=lambda item: (
+            item[0].backward is not None, item[0].in_features, item[0].out_features,
+            item[0].rows_bucket)):
+        direction = 'forward' if key.backward is None else 'forward+backward'
+        times = {k: f'{v * 1e3:.2f}' for k, v in choice.seconds.items()}
+        print(f'| {key.in_features} | {key.out_features} | {choice.rows} | {direction} | '
+              f'{key.threads} | {times.get("plain", "")} | {times.get("onednn", "")} | '
+              f'{"oneDNN" if choice.kernel == "onednn" else "F.linear"} |')
+    sys.stdout.flush()
+
+
 def flops_only(names: List[str], size):
     print(f'| model | params (M) | GMACs @ {size[0]}x{size[1]} |\n|---|---:|---:|')
     for name in names:
@@ -311,7 +429,7 @@ def plot(results: Dict[str, List[dict]], path: str):
     fig, axes = plt.subplots(1, len(results), figsize=(4.5 * len(results), 4), squeeze=False)
     for ax, (setting, rows) in zip(axes[0], results.items()):
         for r in rows:
-            raft = r['model'] in ('small', 'medium', 'large', 'org-mixer')
+            raft = r.get('arch', r['model']) in RAFTMLP_MODELS
             ax.scatter(r['macs'] / 1e9, r['latency_ms'], color='C3' if raft else 'C0')
             ax.annotate(r['model'], (r['macs'] / 1e9, r['latency_ms']), fontsize=8,
                         xytext=(3, 3), textcoords='offset points')
@@ -340,6 +458,11 @@ def parse_args(argv=None):
                         help='also measure peak memory (one subprocess per model)')
     parser.add_argument('--onnxruntime', action='store_true',
                         help='also time onnxruntime (CPU, same threads) on the inference settings')
+    parser.add_argument('--mlp-kernels', nargs='+', choices=list(MLP_KERNELS), metavar='KERNELS',
+                        help='time every RaftMLP model once per setting of its MLPs\' CPU fast '
+                        'path, side by side: plain (nn.Linear), onednn (oneDNN matmuls), auto '
+                        '(the faster of both per shape, measured); default: as '
+                        f'${fast_mlp.ENV_VAR} says (auto if unset)')
     parser.add_argument('--profile', type=int, metavar='N',
                         help='also print the top N ops (torch.profiler) of every model')
     parser.add_argument('--json', help='also write the rows to this file')
@@ -367,10 +490,14 @@ def main(argv=None):
                                + args.models))
     print('command: python tools/analysis_tools/benchmark.py ' + ' '.join(sys.argv[1:]))
     print(f'torch {torch.__version__}, {args.device}, {torch.get_num_threads()} threads')
+    for line in cpu_description():
+        print(line)
     results = {}
     for setting in args.settings:
         results[setting] = measure_setting(setting, names, args)
         print_table(setting, results[setting], args)
+    if args.mlp_kernels and 'auto' in args.mlp_kernels:
+        print_kernel_choices()
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(results, f, indent=1)
