@@ -102,9 +102,10 @@ class Classifier(nn.Module):
 
 
 def build_backbone(name: str, dense: bool) -> nn.Module:
-    import raftmlp_mm  # noqa: F401  (registers RaftMLP)
     from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+
+    import raftmlp_mm  # noqa: F401  (registers RaftMLP)
     cfg = dict(MODELS[name][0], **(DENSE_OUTPUTS[name] if dense else {}))
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         return PRETRAIN_MODELS.build(cfg)
