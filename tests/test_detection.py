@@ -25,9 +25,10 @@ SHORT_RUN = ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
 
 
 def build_detector(cfg):
-    import raftmlp_mm  # noqa: F401  (what custom_imports does)
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
+
+    import raftmlp_mm  # noqa: F401  (what custom_imports does)
     register_all_modules(init_default_scope=False)
     with DefaultScope.overwrite_default_scope('mmdet'):
         return MODELS.build(cfg.model)

@@ -33,8 +33,9 @@ QUICK = ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
 
 
 def classifier(arch='small', img_size=32, init_cfg=None):
-    import raftmlp_mm  # noqa: F401
     from mmpretrain.registry import MODELS
+
+    import raftmlp_mm  # noqa: F401
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         return MODELS.build(dict(
             type='ImageClassifier',
