@@ -3,15 +3,16 @@
 Only what a config cannot say lives here; what runs is the config's (its train loop, hooks and
 checks, ``raftmlp_mm.engine``), the same under ``mim train`` and the hosts' own tools. The
 config's ``default_scope`` names the host, whose modules are registered. On a machine without
-CUDA, MMEngine's ``pytorch`` launcher cannot start (it selects a CUDA device), so we start the
-process group with gloo ourselves, wrap the model in a CPU DDP and turn SyncBN (which needs
-CUDA) back into BN. The CLI conveniences (``--amp``, ``--wandb``) edit the config in the open:
-the config MMEngine dumps into the work dir shows them.
+CUDA, MMEngine's ``pytorch`` and ``slurm`` launchers cannot start (they select a CUDA device),
+so we start the process group with gloo ourselves, wrap the model in a CPU DDP and turn SyncBN
+(which needs CUDA) back into BN. The CLI conveniences (``--amp``, ``--wandb``) edit the config
+in the open: the config MMEngine dumps into the work dir shows them.
 """
 import argparse
 import importlib
 import os
 import os.path as osp
+import subprocess
 from typing import Optional
 
 import torch
@@ -61,9 +62,24 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     return cfg
 
 
-def _cpu_distributed(cfg: Config):
-    """Start torch.distributed with gloo from torchrun's env and make the Runner use it on CPU."""
+def _slurm_env():
+    """The rendezvous variables MMEngine's slurm start-up derives from Slurm's (mmengine.dist),
+    without its torch.cuda.set_device, which a machine without CUDA refuses."""
+    os.environ['RANK'] = os.environ['SLURM_PROCID']
+    os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
+    os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
+    os.environ.setdefault('MASTER_PORT', '29500')
+    if 'MASTER_ADDR' not in os.environ:
+        nodes = os.environ['SLURM_NODELIST']
+        os.environ['MASTER_ADDR'] = subprocess.getoutput(
+            f'scontrol show hostname {nodes} | head -n1')
+
+
+def _cpu_distributed(cfg: Config, launcher: str):
+    """Start torch.distributed with gloo from torchrun's or Slurm's env; the Runner uses it."""
     if not dist.is_initialized():
+        if launcher == 'slurm':
+            _slurm_env()
         dist.init_process_group(backend='gloo')
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
     cfg.model_wrapper_cfg = dict(
@@ -110,8 +126,8 @@ def build_runner(cfg: Config, launcher: str = 'none') -> Runner:
     cfg.launcher = launcher
     if not torch.cuda.is_available():
         _revert_sync_bn(cfg)
-        if launcher == 'pytorch':
-            _cpu_distributed(cfg)
+        if launcher in ('pytorch', 'slurm'):
+            _cpu_distributed(cfg, launcher)
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS
         return RUNNERS.build(cfg)

@@ -41,7 +41,7 @@ def test_the_eight_seed_experiments_exist():
 
 
 @pytest.mark.parametrize('name', EXPERIMENTS)
-def test_coco_config_trains_and_predicts(name):
+def test_coco_config_trains_and_predicts(name, own_random_state):
     from mmdet.testing import demo_mm_inputs
     cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
     assert cfg.default_scope == 'mmdet' and cfg.custom_imports.imports == ['raftmlp_mm']
@@ -49,6 +49,12 @@ def test_coco_config_trains_and_predicts(name):
     assert cfg.optim_wrapper.optimizer.lr == 1e-4
     assert cfg.model.backbone.init_cfg.prefix == 'backbone.'
     cfg.model.backbone.init_cfg = None  # a random backbone instead of the ImageNet checkpoint
+    with_mask = name.startswith('maskrcnn')
+    # keep every detection (a random model's scores are low): the predictions are checked
+    # whatever the weights are, never skipped
+    test_cfg = cfg.model.test_cfg.rcnn if with_mask else cfg.model.test_cfg
+    test_cfg.score_thr = 0.0
+    torch.manual_seed(0)
     model = build_detector(cfg)
 
     # the features have the strides and channels the neck and heads are built for
@@ -56,9 +62,8 @@ def test_coco_config_trains_and_predicts(name):
     assert backbone.out_strides == [4, 8, 16, 32]
     assert list(cfg.model.neck.in_channels) == backbone.out_channels
 
-    torch.manual_seed(0)
-    with_mask = name.startswith('maskrcnn')
-    packed = demo_mm_inputs(2, [[3, 320, 416], [3, 256, 352]], num_items=[3, 2],
+    shapes = [(320, 416), (256, 352)]
+    packed = demo_mm_inputs(2, [[3, *shape] for shape in shapes], num_items=[3, 2],
                             num_classes=80, with_mask=with_mask)
     model.train()
     optim = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=1e-4))
@@ -68,13 +73,23 @@ def test_coco_config_trains_and_predicts(name):
     assert not torch.equal(before, backbone.levels[0].patch_embed.bias)
 
     model.eval()
+    for sample in packed['data_samples']:
+        sample.set_metainfo(dict(scale_factor=(1.0, 1.0)))  # predictions in input pixels
     with torch.no_grad():
         results = model.val_step(packed)
     assert len(results) == 2
-    for result, shape in zip(results, [(320, 416), (256, 352)]):
-        assert result.pred_instances.bboxes.shape[1] == 4
-        if with_mask and len(result.pred_instances):
-            assert tuple(result.pred_instances.masks.shape[-2:]) == shape
+    for result, (h, w) in zip(results, shapes):
+        pred = result.pred_instances
+        assert len(pred) == test_cfg.max_per_img == 100
+        boxes = pred.bboxes
+        assert boxes.shape == (100, 4) and torch.isfinite(boxes).all()
+        x1, y1, x2, y2 = boxes.unbind(1)
+        assert ((0 <= x1) & (x1 <= x2) & (x2 <= w)).all(), boxes  # inside the image
+        assert ((0 <= y1) & (y1 <= y2) & (y2 <= h)).all(), boxes
+        assert ((0 <= pred.scores) & (pred.scores <= 1)).all()
+        assert ((0 <= pred.labels) & (pred.labels < 80)).all()
+        if with_mask:
+            assert pred.masks.shape == (100, h, w) and pred.masks.dtype == torch.bool
 
 
 def test_mmpretrain_checkpoint_loads_into_detector_backbone(tmp_path):
@@ -118,19 +133,44 @@ def last_metrics(work_dir):
     return [r for r in records if 'coco/bbox_mAP' in r][-1]
 
 
+def coco_results(prefix):
+    """The detections CocoMetric dumped (``outfile_prefix``): boxes, scores, classes, masks."""
+    return {kind: json.load(open(f'{prefix}.{kind}.json')) for kind in ('bbox', 'segm')}
+
+
 def test_detection_sh_two_gloo_processes_then_test_py(digits_canvas, tmp_path):
     work_dir = tmp_path / 'det'
+    # batches of one image at evaluation, so a prediction is computed the same way in every
+    # process layout; CocoMetric dumps what it scored
+    one_by_one = ['val_dataloader.batch_size=1', 'test_dataloader.batch_size=1']
     run(['bash', 'detection.sh', DEMO, '2', '--work-dir', work_dir,
-         '--cfg-options', *SHORT_RUN])
+         '--cfg-options', *SHORT_RUN, *one_by_one,
+         f'val_evaluator.outfile_prefix={tmp_path / "val"}'])
     checkpoint = work_dir / 'epoch_1.pth'
     assert checkpoint.is_file()
     state = torch.load(checkpoint, map_location='cpu')['state_dict']
     assert any(k.startswith('backbone.levels.') for k in state)
-    assert 'coco/bbox_mAP' in last_metrics(work_dir)
+    [log_dir] = glob.glob(str(work_dir / '2*'))
+    log = open(glob.glob(osp.join(log_dir, '*.log'))[0]).read()
+    assert 'Distributed training: True' in log and 'GPU number: 2' in log
+    assert json.load(open(osp.join(log_dir, 'run_info.json')))['world_size'] == 2
+    # 8 images in batches of 2 over 2 processes: 2 iterations each
+    assert 'Epoch(train) [1][2/2]' in log and 'Epoch(train) [1][3/' not in log
+    val = last_metrics(work_dir)
 
     result = python_tool('tools/test.py', DEMO, checkpoint, '--work-dir', tmp_path / 'eval',
-                         '--cfg-options', *SHORT_RUN[4:])
-    assert 'coco/bbox_mAP' in result.stdout and 'coco/segm_mAP' in result.stdout
+                         '--cfg-options', *SHORT_RUN[4:], *one_by_one,
+                         f'test_evaluator.outfile_prefix={tmp_path / "test"}')
+    metrics = eval(result.stdout.strip().splitlines()[-1])  # the dict test.py prints
+    for name in ('coco/bbox_mAP', 'coco/segm_mAP'):
+        assert isinstance(metrics[name], float) and 0 <= metrics[name] <= 1, metrics
+        assert metrics[name] == round(val[name], 4), (metrics, val)
+    # the same checkpoint on the same 4 images: the run's own evaluation (2 processes) and
+    # test.py (1 process) scored the same detections
+    expected, actual = coco_results(tmp_path / 'val'), coco_results(tmp_path / 'test')
+    assert len(expected['bbox']) > 0 and {r['image_id'] for r in expected['bbox']} == \
+        {r['image_id'] for r in actual['bbox']}
+    assert actual == expected
 
 
 def test_mim_train_mmdet_runs_the_demo_config(digits_canvas, tmp_path):
@@ -141,6 +181,7 @@ def test_mim_train_mmdet_runs_the_demo_config(digits_canvas, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(4800)  # training took 14.5-19 minutes on 2 cores; pytest.ini gives 900 s
 def test_demo_learns_to_detect_digits(digits_canvas, tmp_path):
     work_dir = tmp_path / 'demo'
     run(['bash', 'detection.sh', DEMO, '1', '--work-dir', work_dir], timeout=3600)

@@ -7,7 +7,9 @@ built-in digits canvases, end to end on this machine.
 2. trains with `bash detection.sh <demo config> GPUS` (skipped when the work dir already holds
    the final checkpoint: nothing is overwritten unless --retrain);
 3. evaluates the final checkpoint with tools/test.py (COCO bbox and segm mAP, held-out split);
-4. plots the learning curve and prints where the checkpoint, logs and plot are.
+4. plots the learning curve;
+5. draws the predictions on 8 held-out canvases beside their ground truth (predictions.png,
+   tools/misc/visualize_detection.py) and prints where the checkpoint, logs and pictures are.
 """
 import argparse
 import os
@@ -57,11 +59,16 @@ def main(argv=None):
          osp.join(args.work_dir, 'test')], env)
     curve = osp.join(args.work_dir, 'learning_curve.png')
     run([sys.executable, 'tools/analysis_tools/plot_curve.py', args.work_dir, '--out', curve], env)
+    predictions = osp.join(args.work_dir, 'predictions.png')
+    run([sys.executable, 'tools/misc/visualize_detection.py', CONFIG, final, '--out',
+         predictions], env)
     print(f'\nDemo done in {train_minutes:.1f} min of training.\n'
-          f'  checkpoint: {final}\n'
-          f'  logs:       {args.work_dir}/<timestamp>/ (and {args.work_dir}/test/)\n'
-          f'  curve:      {curve}\n'
-          'The bbox and segm mAP printed by tools/test.py above are on the held-out split.')
+          f'  checkpoint:  {final}\n'
+          f'  logs:        {args.work_dir}/<timestamp>/ (and {args.work_dir}/test/)\n'
+          f'  curve:       {curve}\n'
+          f'  predictions: {predictions} (held-out canvases: ground truth | prediction)\n'
+          'The bbox and segm mAP printed by tools/test.py above are on the held-out split.\n'
+          f'Your own images: python tools/infer.py IMAGE_OR_DIR {CONFIG} {final} --out DIR')
 
 
 if __name__ == '__main__':
