@@ -36,11 +36,6 @@ ONNX_OPSET = 17
 ONNX_ATOL = 1e-4
 # the versions requirements/tests.txt pins
 PINNED = {'onnx': 'onnx==1.23.2', 'onnxruntime': 'onnxruntime==1.32.0'}
-# onnxruntime's CPU layout pass moves a Resize that follows a Transpose into channels-last, where
-# its cubic kernel only upsamples: every bicubic downsampling (a run-time grid larger than the
-# token-MLP grid) then fails with "'Cubic' mode only supports ...". Sessions of graphs with a
-# cubic Resize run without that pass; it gives no measurable speed to RaftMLP at 224x224.
-_CUBIC_UNSAFE_PASS = 'TransposeOptimizer_CPUExecutionProvider'
 
 Shape = Sequence[int]
 Outputs = Union[torch.Tensor, np.ndarray, Sequence[Union[torch.Tensor, np.ndarray]]]
@@ -191,10 +186,7 @@ def export_program(model: nn.Module, input_shape: Shape, path: Optional[str] = N
     """``torch.export.export`` of ``model`` at ``input_shape``; saved with ``torch.export.save``.
 
     Run the result with :func:`run_program`; load a saved one with ``torch.export.load(path)``.
-    Works on torch 2.1, but slowly on a CPU: RaftMLP-S takes about 6 s at its ``img_size`` and
-    about 25 s at another size, where each of its 24 bicubic resamplings is decomposed into
-    elementary ops. That decomposition also rounds differently from eager
-    ``F.interpolate``: outputs then agree to about 1e-5, not bit for bit.
+    Works on torch 2.1, but slowly on a CPU (RaftMLP-S takes several seconds).
     """
     if not hasattr(torch, 'export'):
         raise RuntimeError(f'torch {torch.__version__} has no torch.export: it needs torch >= 2.1')
@@ -221,17 +213,6 @@ def _device_of(model: nn.Module) -> torch.device:
     return param.device if param is not None else torch.device('cpu')
 
 
-def _has_cubic_resize(path: str) -> bool:
-    try:
-        onnx = require('onnx')
-    except ImportError:
-        return True  # cannot look: run without the pass, which is always correct
-    graph = onnx.load(path, load_external_data=False).graph
-    return any(node.op_type == 'Resize' and any(
-        attr.name == 'mode' and attr.s == b'cubic' for attr in node.attribute)
-        for node in graph.node)
-
-
 class OnnxModel:
     """An onnxruntime CPU session of an exported model, called like the torch model.
 
@@ -248,10 +229,8 @@ class OnnxModel:
         if intra_op_num_threads is not None:
             options.intra_op_num_threads = intra_op_num_threads
         options.inter_op_num_threads = 1
-        disabled = [_CUBIC_UNSAFE_PASS] if _has_cubic_resize(path) else None
         self.path = path
-        self.session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'],
-                                            disabled_optimizers=disabled)
+        self.session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
             raise ValueError(f'{path} has {len(inputs)} inputs; OnnxModel runs single-input '

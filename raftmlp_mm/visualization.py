@@ -21,12 +21,13 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-HOSTS = ('mmdet', 'mmseg', 'mmpretrain')
+from .launch import host_of
+
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 # ------------------------------------------------------------------------------------- helpers
-def load_config(config, cfg_options: Optional[dict] = None):
+def config_of(config, cfg_options: Optional[dict] = None):
     """A Config from a path or a Config, with ``cfg_options`` merged (custom_imports imported)."""
     from mmengine.config import Config
     cfg = Config.fromfile(config) if isinstance(config, (str, os.PathLike)) else \
@@ -36,13 +37,18 @@ def load_config(config, cfg_options: Optional[dict] = None):
     return cfg
 
 
-def host_of(cfg) -> str:
-    """The OpenMMLab host that runs ``cfg``: its ``default_scope``."""
-    scope = cfg.get('default_scope')
-    if scope not in HOSTS:
-        raise ValueError(f'the config has default_scope={scope!r}; expected one of {HOSTS} '
-                         '(mmdet: detection, mmseg: segmentation, mmpretrain: classification)')
-    return scope
+def picture_tool_parser(description: str):
+    """The arguments of tools/misc/visualize_*.py: CONFIG CHECKPOINT [--device] [--cfg-options];
+    each tool adds its own."""
+    import argparse
+
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser
 
 
 def list_images(path: str) -> List[str]:
@@ -191,7 +197,7 @@ def detection_grid(config, checkpoint: str, out: str, num: int = 8, columns: int
     from mmdet.visualization import DetLocalVisualizer
     from mmengine.structures import InstanceData
 
-    cfg = load_config(config, cfg_options)
+    cfg = config_of(config, cfg_options)
     model = init_detector(cfg, checkpoint, device=device)
     dataset = build_test_dataset(cfg, 'mmdet')
     with_mask = bool(getattr(model, 'with_mask', False))
@@ -267,7 +273,7 @@ def segmentation_overlays(config, checkpoint: str, out_dir: str, num: int = 8, c
     from mmseg.structures import SegDataSample
     from mmseg.visualization import SegLocalVisualizer
 
-    cfg = load_config(config, cfg_options)
+    cfg = config_of(config, cfg_options)
     model = init_model(cfg, checkpoint, device=device)
     dataset = build_test_dataset(cfg, 'mmseg')
     meta = model.dataset_meta or dataset.metainfo
@@ -340,7 +346,7 @@ def classification_report(config, checkpoint: str, out_dir: str, max_shown: int 
     import torch
     from mmpretrain.evaluation import ConfusionMatrix
 
-    cfg = load_config(config, cfg_options)
+    cfg = config_of(config, cfg_options)
     inferencer = classification_inferencer(cfg, checkpoint, device)
     dataset = build_test_dataset(cfg, 'mmpretrain')
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
@@ -397,7 +403,7 @@ def infer(inputs: Union[str, List[str]], config, checkpoint: str, out_dir: str,
     import json
 
     images = list_images(inputs) if isinstance(inputs, str) else list(inputs)
-    cfg = load_config(config, cfg_options)
+    cfg = config_of(config, cfg_options)
     host = host_of(cfg)
     os.makedirs(out_dir, exist_ok=True)
     summaries = []

@@ -73,3 +73,17 @@ def test_mlp_kernels_side_by_side(tmp_path):
     shapes = {(int(i), int(o)) for i, o, _, _ in chosen}
     assert {(64, 256), (256, 64), (512, 2048), (2048, 512)} <= shapes  # channel MLPs
     assert {(112, 224), (224, 112), (14, 28), (28, 14)} <= shapes  # token MLPs, r = 2
+
+
+def test_resampling_report_counts_every_resampling_of_the_backbone():
+    out = python_tool('tools/analysis_tools/benchmark.py', '--models', 'small', '--settings',
+                      'seg-backbone', '--batch', '1', '--repeats', '1', '--warmup', '0',
+                      '--threads', '1', '--resampling').stdout
+    section = out.split('### bicubic resampling inside the backbone: seg-backbone,')[1]
+    [row] = [line for line in section.splitlines() if line.startswith('| small |')]
+    calls, backbone, resampling, share, as_interpolate = row.strip('| \n').split(' | ')[1:]
+    # at 512x512 the token grids are 128/64/32/16 rows against RaftMLP-S's 56/28/14/7: each of
+    # its 12 blocks resamples to its grid and back; 512 is a multiple of every patch
+    assert int(calls) == 24
+    assert 0 < float(resampling) < float(backbone) and float(as_interpolate) > 0
+    assert abs(float(share.rstrip('%')) - 100 * float(resampling) / float(backbone)) < 0.2

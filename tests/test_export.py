@@ -15,6 +15,7 @@ from raftmlp_mm.deployment import (ONNX_ATOL, ClassifierLogits, OnnxModel, examp
                                    export_onnx, export_program, export_torchscript, max_abs_diff,
                                    onnxruntime_latency, require, run_program, time_onnxruntime)
 from raftmlp_mm.models import RaftMLP
+from raftmlp_mm.models.resample import bicubic_matrix
 
 from .conftest import REPO_ROOT
 from .utils import python_tool, tool_env
@@ -27,7 +28,7 @@ TOOL = 'tools/deployment/export_onnx.py'
 CLS_DEMO = 'configs/classification/demo/raftmlp_s_digits.py'  # RaftMLP-S, img_size 32
 SEG_DEMO = 'configs/segmentation/demo/fpn_raftmlp_s_digits.py'  # RaftMLP-S, img_size 64
 # (N, C, H, W): the token-MLP grid of img_size 64, and another size, where every block
-# resamples bicubically to that grid and back
+# resamples bicubically to that grid and back (along H)
 SHAPES = {'img_size': (2, 3, 64, 64), 'resampled': (2, 3, 96, 64)}
 
 
@@ -66,8 +67,14 @@ def classifier():
         return seeded(lambda: MODELS.build(cfg))
 
 
-def resize_nodes(path):
-    return [node for node in onnx.load(path).graph.node if node.op_type == 'Resize']
+def resampling_matrices(graph):
+    """The constant left operands of the graph's MatMuls: the bicubic resampling matrices (the
+    MLPs' weights are right operands)."""
+    constants = {init.name: onnx.numpy_helper.to_array(init) for init in graph.initializer}
+    constants.update({node.output[0]: onnx.numpy_helper.to_array(node.attribute[0].t)
+                      for node in graph.node if node.op_type == 'Constant'})
+    return [constants[node.input[0]] for node in graph.node
+            if node.op_type == 'MatMul' and node.input[0] in constants]
 
 
 @pytest.mark.parametrize('size', sorted(SHAPES))
@@ -88,18 +95,21 @@ def test_backbone_onnx_matches_torch(backbone, size, tmp_path):
     assert [o.shape for o in outputs] == [tuple(t.shape) for t in expected]
     assert max_abs_diff(outputs, expected) <= ONNX_ATOL
 
-    resizes = resize_nodes(path)
+    graph = onnx.load(path).graph
+    assert not [node.op_type for node in graph.node if node.op_type == 'Resize']
     if size == 'img_size':
-        assert not resizes  # the run-time grids are the token-MLP grids: nothing to resample
+        assert not resampling_matrices(graph)  # the run-time grids are the token-MLP grids
     else:
-        # torch's bicubic (align_corners=False) as ONNX spells it; 2 per block, 12 blocks
-        assert len(resizes) == 24
-        for node in resizes:
-            attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-            assert attrs['mode'] == b'cubic'
-            assert attrs['coordinate_transformation_mode'] == b'half_pixel'
-            assert attrs['cubic_coeff_a'] == pytest.approx(-0.75)
-            assert attrs.get('exclude_outside', 0) == 0  # ONNX's default
+        # every block resamples its grid along H (96 rows, not 64) to its token-MLP grid and
+        # back: torch's bicubic weights, as the constant matrices of two MatMuls. RaftMLP-S:
+        # 2, 2, 6 and 2 blocks on grids of 24, 12, 6 and 3 rows for 16, 8, 4 and 2
+        matrices = resampling_matrices(graph)
+        expected_shapes = [(16, 24), (24, 16)] * 2 + [(8, 12), (12, 8)] * 2 + [
+            (4, 6), (6, 4)] * 6 + [(2, 3), (3, 2)] * 2
+        assert sorted(m.shape for m in matrices) == sorted(expected_shapes)
+        for m in matrices:
+            expected = bicubic_matrix(m.shape[1], m.shape[0]).numpy()
+            np.testing.assert_array_equal(m, expected)
 
 
 @pytest.mark.parametrize('size', sorted(SHAPES))
@@ -152,8 +162,7 @@ def test_torch_export_program_and_save_load_round_trip(backbone, tmp_path):
 
 
 def test_torch_export_of_the_resampling_path(tiny):
-    # the bicubic path on a shallow arch: torch.export decomposes every resampling, about a
-    # second each on a CPU (RaftMLP-S has 24 at this size); it rounds differently from eager
+    # the bicubic resampling path (its matrices as the program's constants) on a shallow arch
     shape = (1, 3, 96, 64)
     program = export_program(tiny, shape)
     x = example_input(shape, seed=5)
@@ -164,10 +173,12 @@ def test_torch_export_of_the_resampling_path(tiny):
 def test_onnxruntime_timing(tiny, tmp_path):
     path = str(tmp_path / 'tiny.onnx')
     export_onnx(tiny, path, (1, 3, 96, 64), check=False)
+    # a latency in seconds, whatever the machine's speed (no time limit is asserted)
     latency = time_onnxruntime(path, warmup=1, repeats=3, intra_op_num_threads=1)
-    assert 0 < latency < 10
-    assert 0 < onnxruntime_latency(tiny, (1, 3, 96, 64), warmup=1, repeats=2,
-                                   intra_op_num_threads=1) < 10
+    assert np.isfinite(latency) and latency > 0
+    latency = onnxruntime_latency(tiny, (1, 3, 96, 64), warmup=1, repeats=2,
+                                  intra_op_num_threads=1)
+    assert np.isfinite(latency) and latency > 0
 
 
 def test_missing_packages_name_the_install_command(monkeypatch):

@@ -764,7 +764,7 @@ def package_configs():
 def test_every_config_runs_in_its_hosts_inferencer(config, digits_canvas, monkeypatch):
     """Each config of the package, by path and unchanged, in its host's inferencer (randomly
     initialised: no checkpoint), on a held-out canvas."""
-    from raftmlp_mm.visualization import host_of
+    from raftmlp_mm.launch import host_of
     monkeypatch.chdir(REPO_ROOT)
     canvas = held_out_canvases(1)[0]
     cfg = Config.fromfile(config)

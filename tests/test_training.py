@@ -77,6 +77,11 @@ class Snapshot(Hook):
                               for name, module in runner.model.named_modules()})
 
 
+# one epoch, no validation, data loaded in the main process
+ONE_EPOCH = {'train_cfg.max_epochs': 1, 'train_cfg.val_begin': 9,
+             'train_dataloader.num_workers': 0, 'train_dataloader.persistent_workers': False}
+
+
 def quick_runner(config, work_dir, monkeypatch, options):
     """The config's own Runner (loop, hooks, optimizer, data) for a few in-process steps."""
     # The Runner logs the config through yapf (seconds per config); the plain text is enough.
@@ -86,6 +91,15 @@ def quick_runner(config, work_dir, monkeypatch, options):
     cfg.work_dir = str(work_dir)
     cfg.experiment_name = f'{osp.basename(str(work_dir))}_{id(cfg)}'  # one logger per run
     return Runner.from_cfg(cfg)
+
+
+def train_one_epoch(config, work_dir, monkeypatch, options):
+    """One epoch of the config's Runner with ``options``; returns it and its Snapshot."""
+    runner = quick_runner(config, work_dir, monkeypatch, dict(ONE_EPOCH, **options))
+    snapshot = Snapshot()
+    runner.register_hook(snapshot, priority='VERY_LOW')
+    runner.train()
+    return runner, snapshot
 
 
 def changed(before, after, prefix):
@@ -98,13 +112,8 @@ def test_frozen_stages_stay_unchanged_through_runner_training(digits, tmp_path, 
     """frozen_stages=2 under the demo's Runner: AdamW with weight decay, 2 steps, drop-path.
     Levels 0-1 keep their weights bit for bit and stay in eval mode; levels 2-3, the final norm
     and the head all move."""
-    runner = quick_runner(CLS_DEMO, tmp_path, monkeypatch, {
-        'model.backbone.frozen_stages': 2, 'train_cfg.max_epochs': 1, 'train_cfg.val_begin': 9,
-        'train_dataloader.dataset.indices': 64, 'train_dataloader.num_workers': 0,
-        'train_dataloader.persistent_workers': False})
-    snapshot = Snapshot()
-    runner.register_hook(snapshot, priority='VERY_LOW')
-    runner.train()
+    runner, snapshot = train_one_epoch(CLS_DEMO, tmp_path, monkeypatch, {
+        'model.backbone.frozen_stages': 2, 'train_dataloader.dataset.indices': 64})
     assert runner.iter == 2
     after = runner.model.state_dict()
     for level in (0, 1):
@@ -153,13 +162,8 @@ def test_frozen_stages_covering_every_level_freeze_the_whole_backbone(frozen_sta
 # ---- batch size 1 -----------------------------------------------------------------------------
 
 def test_classifier_demo_trains_at_batch_size_one(digits, tmp_path, monkeypatch):
-    runner = quick_runner(CLS_DEMO, tmp_path, monkeypatch, {
-        'train_cfg.max_epochs': 1, 'train_cfg.val_begin': 9, 'train_dataloader.batch_size': 1,
-        'train_dataloader.dataset.indices': 2, 'train_dataloader.num_workers': 0,
-        'train_dataloader.persistent_workers': False})
-    snapshot = Snapshot()
-    runner.register_hook(snapshot, priority='VERY_LOW')
-    runner.train()
+    runner, snapshot = train_one_epoch(CLS_DEMO, tmp_path, monkeypatch, {
+        'train_dataloader.batch_size': 1, 'train_dataloader.dataset.indices': 2})
     assert runner.iter == 2
     assert torch.isfinite(torch.tensor(runner.message_hub.get_scalar('train/loss').current()))
     assert all(changed(snapshot.before, runner.model.state_dict(), 'backbone.levels.0.').values())
@@ -193,13 +197,8 @@ def test_imagenet_recipe_step_at_batch_size_one_mixes_the_image_with_itself():
 def test_detector_demo_trains_at_batch_size_one(digits_canvas, tmp_path, monkeypatch):
     from mmdet.utils import register_all_modules
     register_all_modules(init_default_scope=False)
-    runner = quick_runner(DET_DEMO, tmp_path, monkeypatch, {
-        'train_cfg.max_epochs': 1, 'train_cfg.val_begin': 9, 'train_dataloader.batch_size': 1,
-        'train_dataloader.dataset.indices': 1, 'train_dataloader.num_workers': 0,
-        'train_dataloader.persistent_workers': False})
-    snapshot = Snapshot()
-    runner.register_hook(snapshot, priority='VERY_LOW')
-    runner.train()
+    runner, snapshot = train_one_epoch(DET_DEMO, tmp_path, monkeypatch, {
+        'train_dataloader.batch_size': 1, 'train_dataloader.dataset.indices': 1})
     assert runner.iter == 1
     hub = runner.message_hub
     for name in ('loss', 'loss_rpn_cls', 'loss_cls', 'loss_bbox', 'loss_mask'):

@@ -11,6 +11,8 @@ purpose is listed in README.md ("Where we depart from the original on purpose").
 Inside a level, tokens are kept contiguous channels-last as (B, h, w, C); levels exchange NCHW
 maps. Every MLP is ``fast_mlp.Mlp`` (Linear, GELU, Linear), whose fast CPU path and its switch
 are described in that module; docs/benchmarks.md explains the memory layout and the timings.
+Bicubic resampling (to and from the token-MLP grids, and to a multiple of the patch) is two
+matrix products per map, exact to ``F.interpolate`` (``resample.py``).
 """
 import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -24,6 +26,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..registry import MODELS
 from .fast_mlp import Mlp
+from .resample import resize_bicubic, resize_bicubic_tokens
 
 
 class RaftTokenMixing(nn.Module):
@@ -117,10 +120,8 @@ class RaftMLPBlock(nn.Module):
         if run_grid == self.grid_size:
             x = self.token_mixing(x)
         else:
-            x = x.permute(0, 3, 1, 2)  # (B, h, w, C) -> (B, C, h, w) for resampling
-            x = resize_bicubic(x, self.grid_size).permute(0, 2, 3, 1)
-            x = self.token_mixing(x).permute(0, 3, 1, 2)
-            x = resize_bicubic(x, run_grid).permute(0, 2, 3, 1)
+            x = resize_bicubic_tokens(x, self.grid_size)
+            x = resize_bicubic_tokens(self.token_mixing(x), run_grid)
         return x + self.drop_path(self.channel_mlp(self.norm(x)))
 
 
@@ -517,17 +518,3 @@ class RaftMLP(BaseModule):
             depths=[12], channels=[768], patch_sizes=[16], raft_sizes=[r],
             embed_kernels=[[16]], token_mixing='raft') for r in (1, 2, 4)},
     }
-
-
-def resize_bicubic(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
-    """Bicubic resample of an NCHW map (align_corners=False), always computed in fp32.
-
-    Used by the blocks (to and from the token-MLP grid) and the levels (to a multiple of the
-    patch). Bicubic overshoot and the large token grids are sensitive to half precision, so the
-    resampling runs with autocast off and the result is cast back to the input's dtype.
-    """
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    with torch.autocast(device_type=x.device.type, enabled=False):
-        out = F.interpolate(x.float(), size=size, mode='bicubic', align_corners=False)
-    return out.to(x.dtype)

@@ -413,6 +413,76 @@ def print_kernel_choices():
     sys.stdout.flush()
 
 
+def resampling_report(setting: str, names: List[str], args):
+    """How much of a RaftMLP backbone's forward its bicubic resampling takes at ``setting``.
+
+    Records every resampling call of one forward (input shape, output size), then times the
+    backbone and, in the same interleaved rounds, those calls replayed on their own: as the
+    model computes them (two matrix products per map, models/resample.py) and as
+    ``F.interpolate(mode='bicubic')`` with the transposes it needs on (B, h, w, C) tokens.
+    """
+    from unittest import mock
+
+    from raftmlp_mm.models import raftmlp as raftmlp_module
+    from raftmlp_mm.models import resample
+    kind, size, cpu_batch, gpu_batch = SETTINGS[setting]
+    batch = args.batch or (gpu_batch if args.device == 'cuda' else cpu_batch)
+    print(f'\n### bicubic resampling inside the backbone: {setting}, batch {batch}, '
+          f'{size[0]}x{size[1]}, {args.device}, {torch.get_num_threads()} threads')
+    print('| model | calls | backbone (ms) | resampling (ms) | share | as F.interpolate (ms) |')
+    print('|---|---:|---:|---:|---:|---:|')
+    device = torch.device(args.device)
+    for name in [n for n in names if n in RAFTMLP_MODELS]:
+        model = build_backbone(name, dense=True).to(device).eval()
+        x = torch.randn(batch, 3, *size, device=device)
+        calls = []
+
+        def recorded(function, tokens):
+            def record(t, out_size):
+                grid = t.shape[1:3] if tokens else t.shape[-2:]
+                if tuple(grid) != tuple(out_size):  # a call that resamples
+                    calls.append((tokens, tuple(t.shape), tuple(out_size)))
+                return function(t, out_size)
+            return record
+        with torch.inference_mode(), \
+                mock.patch.object(raftmlp_module, 'resize_bicubic',
+                                  recorded(resample.resize_bicubic, False)), \
+                mock.patch.object(raftmlp_module, 'resize_bicubic_tokens',
+                                  recorded(resample.resize_bicubic_tokens, True)):
+            model(x)
+        inputs = [torch.randn(shape, device=device) for _, shape, _ in calls]
+
+        def forward():
+            with torch.inference_mode():
+                model(x)
+
+        def as_matrices():
+            with torch.inference_mode():
+                for (tokens, _, out_size), t in zip(calls, inputs):
+                    (resample.resize_bicubic_tokens if tokens else resample.resize_bicubic)(
+                        t, out_size)
+
+        def as_interpolate():
+            with torch.inference_mode():
+                for (tokens, _, out_size), t in zip(calls, inputs):
+                    t = t.permute(0, 3, 1, 2) if tokens else t  # (B, h, w, C) -> (B, C, h, w)
+                    t = F.interpolate(t, size=out_size, mode='bicubic', align_corners=False)
+                    if tokens:
+                        t.permute(0, 2, 3, 1).contiguous()
+        runs = dict(backbone=forward, matrices=as_matrices, interpolate=as_interpolate)
+        times = {key: [] for key in runs}
+        for run in runs.values():
+            for _ in range(args.warmup):
+                run()
+        for _ in range(args.repeats):
+            for key, run in runs.items():
+                times[key].append(time_once(run, args.device, args.iters))
+        ms = {key: statistics.median(t) * 1e3 for key, t in times.items()}
+        print(f'| {name} | {len(calls)} | {ms["backbone"]:.1f} | {ms["matrices"]:.1f} | '
+              f'{ms["matrices"] / ms["backbone"]:.1%} | {ms["interpolate"]:.1f} |')
+        sys.stdout.flush()
+
+
 def flops_only(names: List[str], size):
     print(f'| model | params (M) | GMACs @ {size[0]}x{size[1]} |\n|---|---:|---:|')
     for name in names:
@@ -464,6 +534,10 @@ def parse_args(argv=None):
                         'path, side by side: plain (nn.Linear), onednn (oneDNN matmuls), auto '
                         '(the faster of both per shape, measured); default: as '
                         f'${fast_mlp.ENV_VAR} says (auto if unset)')
+    parser.add_argument('--resampling', action='store_true',
+                        help='also report the share of the bicubic resampling in every RaftMLP '
+                        'backbone at the det-backbone / seg-backbone settings, against '
+                        'F.interpolate')
     parser.add_argument('--profile', type=int, metavar='N',
                         help='also print the top N ops (torch.profiler) of every model')
     parser.add_argument('--json', help='also write the rows to this file')
@@ -497,6 +571,8 @@ def main(argv=None):
     for setting in args.settings:
         results[setting] = measure_setting(setting, names, args)
         print_table(setting, results[setting], args)
+        if args.resampling and SETTINGS[setting][0] == 'backbone':
+            resampling_report(setting, names, args)
     if args.mlp_kernels and 'auto' in args.mlp_kernels:
         print_kernel_choices()
     if args.json:

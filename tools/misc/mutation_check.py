@@ -36,7 +36,7 @@ class Fault(NamedTuple):
 
 FAULTS = [
     Fault('bilinear-resampling', 'bicubic resampling made bilinear',
-          'raftmlp_mm/models/raftmlp.py', "mode='bicubic'", "mode='bilinear'",
+          'raftmlp_mm/models/resample.py', "mode='bicubic'", "mode='bilinear'",
           ('tests/test_fidelity.py', )),
     Fault('raft-residual-dropped', "the vertical raft MLP's residual dropped",
           'raftmlp_mm/models/raftmlp.py',

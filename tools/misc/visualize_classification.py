@@ -8,7 +8,6 @@ Writes DIR/confusion_matrix.png (mmpretrain's ConfusionMatrix, counts in the cel
 DIR/misclassified.png (true -> predicted label and score). `make demo-cls` writes them to
 work_dirs/raftmlp_s_digits/.
 """
-import argparse
 import os.path as osp
 import sys
 
@@ -16,19 +15,14 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 def main(argv=None):
-    from mmengine.config import DictAction
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config')
-    parser.add_argument('checkpoint')
+    from raftmlp_mm.visualization import classification_report, picture_tool_parser
+    parser = picture_tool_parser(__doc__.splitlines()[0])
     parser.add_argument('--out-dir', required=True)
     parser.add_argument('--max-shown', type=int, default=32,
                         help='misclassified images to draw at most')
     parser.add_argument('--columns', type=int, default=8)
     parser.add_argument('--batch-size', type=int, default=64)
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
-    from raftmlp_mm.visualization import classification_report
     result = classification_report(args.config, args.checkpoint, args.out_dir,
                                    max_shown=args.max_shown, columns=args.columns,
                                    batch_size=args.batch_size, device=args.device,

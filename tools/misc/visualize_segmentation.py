@@ -7,7 +7,6 @@ SegLocalVisualizer) and report their mIoU.
 Writes DIR/<image>.png (ground truth | prediction) for the first NUM images of the config's test
 split and DIR/overlays.png with all of them. `make demo-seg` writes work_dirs/demo_seg/overlays/.
 """
-import argparse
 import os.path as osp
 import sys
 
@@ -15,18 +14,13 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 def main(argv=None):
-    from mmengine.config import DictAction
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config')
-    parser.add_argument('checkpoint')
+    from raftmlp_mm.visualization import picture_tool_parser, segmentation_overlays
+    parser = picture_tool_parser(__doc__.splitlines()[0])
     parser.add_argument('--out-dir', required=True)
     parser.add_argument('--num', type=int, default=8, help='held-out images to draw')
     parser.add_argument('--columns', type=int, default=2, help='image pairs per row')
     parser.add_argument('--scale', type=int, default=3, help='enlarge the images by this')
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
-    from raftmlp_mm.visualization import segmentation_overlays
     result = segmentation_overlays(args.config, args.checkpoint, args.out_dir, num=args.num,
                                    columns=args.columns, scale=args.scale, device=args.device,
                                    cfg_options=args.cfg_options)
