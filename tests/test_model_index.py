@@ -13,6 +13,7 @@ import sys
 import pytest
 import torch
 import yaml
+from mmengine.registry import DefaultScope
 
 from .conftest import REPO_ROOT
 
@@ -184,11 +185,14 @@ def test_get_model_and_inference_model_with_a_local_checkpoint(tmp_path, digits)
     for key, value in model.state_dict().items():
         assert torch.equal(value, loaded.state_dict()[key]), key
     image = sorted(glob.glob(osp.join(digits, 'val', '*', '*.png')))[0]
-    result = inference_model(loaded, image)
+    # the scope a fresh process has (earlier tests leave another one current)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        result = inference_model(loaded, image)
     assert result['pred_class'] in DIGIT_CLASSES
     assert 0 <= result['pred_label'] < 10 and len(result['pred_scores']) == 10
     assert result['pred_class'] == DIGIT_CLASSES[result['pred_label']]
     # by name too: mmpretrain builds it itself (random weights, with a warning)
-    with pytest.warns(UserWarning, match='checkpoint of the model'):
+    with pytest.warns(UserWarning, match='checkpoint of the model'), \
+            DefaultScope.overwrite_default_scope('mmpretrain'):
         by_name = inference_model(DIGITS_MODEL, image)
     assert 0 <= by_name['pred_label'] < 10

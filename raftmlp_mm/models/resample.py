@@ -27,7 +27,8 @@ def bicubic_matrix(in_size: int, out_size: int, device=None) -> torch.Tensor:
     """
     device = torch.device(device or 'cpu')
     key = f'{in_size}->{out_size}@{device}'  # a str key: torch.export traces dicts of those
-    if key in _MATRICES:
+    compiling = torch._dynamo.is_compiling()  # torch.export / torch.compile: fake tensors
+    if key in _MATRICES and not compiling:  # (a cached tensor is no constant to them)
         return _MATRICES[key]
     # computed outside any jit trace (torch.onnx.export, torch.jit.trace): the graph then holds
     # the matrix as a constant, not the resampling that produced it
@@ -41,7 +42,7 @@ def bicubic_matrix(in_size: int, out_size: int, device=None) -> torch.Tensor:
             matrix = columns.reshape(in_size, out_size).t().contiguous().to(device)
     finally:
         torch._C._set_tracing_state(tracing)
-    if not torch._dynamo.is_compiling():  # torch.export / torch.compile see fake tensors here
+    if not compiling:
         _MATRICES[key] = matrix
     return matrix
 
