@@ -15,7 +15,7 @@ from mmengine.registry import Registry
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='raftmlp_mm',
                   locations=['raftmlp_mm.models'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='raftmlp_mm',
-                    locations=['raftmlp_mm.datasets'])
+                    locations=['raftmlp_mm.datasets.hosted'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='raftmlp_mm',
                  locations=['raftmlp_mm.engine'])
 OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope='raftmlp_mm',
@@ -28,4 +28,4 @@ except ImportError:  # a detection- or segmentation-only environment
     BATCH_AUGMENTS = None
 else:
     BATCH_AUGMENTS = Registry('batch augment', parent=MMPRETRAIN_BATCH_AUGMENTS,
-                              scope='raftmlp_mm', locations=['raftmlp_mm.datasets'])
+                              scope='raftmlp_mm', locations=['raftmlp_mm.datasets.hosted'])

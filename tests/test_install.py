@@ -169,3 +169,19 @@ def test_docs_state_tested_versions_and_declared_ranges():
     for line in requirement_lines('mminstall') + requirement_lines('hosts'):
         if Requirement(line).specifier:  # as written in the file, e.g. mmdet>=3.0.0,<4.0.0
             assert line in install, line
+
+
+def test_import_loads_no_host_models_or_datasets():
+    """``import raftmlp_mm`` (every launcher's ``custom_imports``) costs no host's model zoo.
+
+    The host-built datasets and batch augments register when a config first looks them up;
+    importing mmpretrain's models (which import mmdet's) or mmseg's datasets eagerly cost every
+    detection and segmentation process seconds.
+    """
+    code = ('import sys, raftmlp_mm\n'
+            'print(sorted(m for m in ("mmpretrain.models", "mmpretrain.datasets", "mmdet.models",'
+            ' "mmseg.datasets", "mmseg.models") if m in sys.modules))')
+    result = subprocess.run([sys.executable, '-c', code], cwd=REPO_ROOT, env=tool_env(),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stdout.strip().splitlines()[-1] == '[]'
