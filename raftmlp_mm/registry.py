@@ -13,7 +13,7 @@ from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import Registry
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='raftmlp_mm',
-                  locations=['raftmlp_mm.models'])
+                  locations=['raftmlp_mm.models', 'raftmlp_mm.models.hosted'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='raftmlp_mm',
                     locations=['raftmlp_mm.datasets.hosted'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='raftmlp_mm',

@@ -2,6 +2,9 @@
 # canvases (`python tools/misc/make_digits.py`: 128x128 images, 1-4 handwritten digits each,
 # the digit's ink as its mask). CPU-sized: the backbone's token grids are 32/16/8/4 (img_size
 # 128) and the RoI heads are slimmer than COCO's; the rest is the COCO recipe's structure.
+# RoIAlign runs as matrix products (raftmlp_mm/models/roi_align.py; the same numbers as mmcv's
+# RoIAlign to float rounding): on these small maps that is several times faster on a CPU, where
+# mmcv's RoIAlign took about a third of every iteration.
 _base_ = ['../_base_/maskrcnn_raftmlp_fpn_1x_coco.py']
 
 data_root = 'data/digits_canvas/'
@@ -16,9 +19,13 @@ model = dict(
     rpn_head=dict(in_channels=fpn_channels, feat_channels=fpn_channels,
                   anchor_generator=dict(scales=[4])),
     roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=fpn_channels),
+        bbox_roi_extractor=dict(type='raftmlp_mm.SingleRoIExtractor', out_channels=fpn_channels,
+                                roi_layer=dict(type='MatmulRoIAlign', output_size=7,
+                                               sampling_ratio=0)),
         bbox_head=dict(in_channels=fpn_channels, fc_out_channels=256, num_classes=num_classes),
-        mask_roi_extractor=dict(out_channels=fpn_channels),
+        mask_roi_extractor=dict(type='raftmlp_mm.SingleRoIExtractor', out_channels=fpn_channels,
+                                roi_layer=dict(type='MatmulRoIAlign', output_size=14,
+                                               sampling_ratio=0)),
         mask_head=dict(in_channels=fpn_channels, num_convs=2, conv_out_channels=64,
                        num_classes=num_classes)),
     train_cfg=dict(
