@@ -6,6 +6,8 @@ tool (docs/benchmarks.md), never asserted here.
 import json
 import re
 
+import pytest
+
 from .utils import python_tool
 
 
@@ -87,3 +89,77 @@ def test_resampling_report_counts_every_resampling_of_the_backbone():
     assert int(calls) == 24
     assert 0 < float(resampling) < float(backbone) and float(as_interpolate) > 0
     assert abs(float(share.rstrip('%')) - 100 * float(resampling) / float(backbone)) < 0.2
+
+
+def share_rows(output: str, setting: str) -> dict:
+    """{model: {column: cell}} of the where-the-time-goes table printed for ``setting``."""
+    section = output.split(f'### where the time goes, {setting}:')[1].split('###')[0]
+    lines = [line for line in section.splitlines() if line.startswith('|')]
+    titles = [c.strip() for c in lines[0].strip('|').split('|')]
+    return {cells[0]: dict(zip(titles, cells)) for cells in (
+        [c.strip() for c in line.strip('|').split('|')] for line in lines[2:])}
+
+
+def test_whole_models_against_the_hosts_own_r50_with_the_share_of_each_part(tmp_path):
+    result_file = tmp_path / 'rows.json'
+    out = python_tool('tools/analysis_tools/benchmark.py', '--settings', 'retinanet-train',
+                      'semfpn-infer', '--models', 'small', 'resnet50', '--size', '128', '128',
+                      '--batch', '1', '--repeats', '1', '--warmup', '0', '--threads', '1',
+                      '--memory', '--json', str(result_file)).stdout
+    assert 'note: --memory not applied to the whole-model setting retinanet-train' in out
+    saved = json.loads(result_file.read_text())
+    for setting, train in (('retinanet-train', True), ('semfpn-infer', False)):
+        rows = table_rows(out, setting)
+        assert set(rows) == {'small', 'resnet50'}  # swin-t etc. have no configs here
+        latency = {name: float(cells[2]) for name, cells in rows.items()}
+        assert min(latency.values()) > 0 and float(rows['resnet50'][4]) == 1.0
+        assert abs(float(rows['small'][4]) - latency['small'] / latency['resnet50']) < 0.01
+        parts = ['backbone %', 'neck %', 'heads %'] + (['optimizer %', 'other %'] if train else [])
+        for name, cells in share_rows(out, setting).items():
+            shares = [float(cells[p]) for p in parts]
+            assert abs(sum(shares) - 100) < 0.3, (setting, name, cells)
+            assert min(shares[:3]) > 0 and (not train or shares[3] > 0), (setting, name, cells)
+            if train:  # the backward reached every part: the split has both halves
+                for p in ('backbone', 'neck', 'heads'):
+                    forward, backward = cells[f'{p} fwd / bwd %'].split(' / ')
+                    assert float(forward) > 0 and float(backward) > 0, (setting, name, cells)
+            # the parts cover the timed unit of work (the same single call here)
+            assert 0.95 * latency[name] < float(cells['sum of parts (ms)']) <= latency[name]
+        built = {r['model']: r['structure'] for r in saved[setting]}
+        ours, peer = built['small'], built['resnet50']
+        assert (ours['backbone'], ours['backbone_variant']) == ('RaftMLP', 'small')
+        assert peer['backbone_variant'] == 50  # the host's R-50, same detector around it
+        assert (peer['detector'], peer['neck'], peer['heads']) == \
+            (ours['detector'], ours['neck'], ours['heads'])
+    retinanet = {r['model']: r['structure'] for r in saved['retinanet-train']}
+    assert retinanet['small']['config'] == 'configs/detection/retinanet_raftmlp_s_fpn_1x_coco.py'
+    assert retinanet['resnet50']['config'] == 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
+    assert retinanet['resnet50']['backbone'] == 'ResNet'
+    assert retinanet['small']['heads'] == ['RetinaHead']
+    semfpn = {r['model']: r['structure'] for r in saved['semfpn-infer']}
+    assert semfpn['small']['config'] == 'configs/segmentation/fpn_raftmlp_s_512x512_40k_ade20k.py'
+    assert semfpn['resnet50']['config'] == 'mmseg::sem_fpn/fpn_r50_4xb4-160k_ade20k-512x512.py'
+    assert semfpn['resnet50']['backbone'] == 'ResNetV1c'  # mmseg's R-50 is the V1c stem
+    assert semfpn['small']['heads'] == ['FPNHead']
+
+
+@pytest.mark.slow
+def test_maskrcnn_training_step_trains_the_mask_head_on_the_stated_rois(tmp_path):
+    result_file = tmp_path / 'rows.json'
+    out = python_tool('tools/analysis_tools/benchmark.py', '--settings', 'maskrcnn-train',
+                      '--models', 'small', 'resnet50', '--size', '128', '128', '--batch', '1',
+                      '--repeats', '1', '--warmup', '0', '--threads', '1',
+                      '--json', str(result_file)).stdout
+    shares = share_rows(out, 'maskrcnn-train')
+    assert set(shares) == {'small', 'resnet50'}
+    for cells in shares.values():
+        # 8 objects x (4 jittered proposals + the box itself), plus whatever the RPN hit
+        assert int(cells['mask RoIs / image']) >= 40
+    built = {r['model']: r['structure'] for r in json.loads(result_file.read_text())
+             ['maskrcnn-train']}
+    assert built['resnet50']['config'] == 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+    assert (built['resnet50']['backbone'], built['resnet50']['backbone_variant']) == \
+        ('ResNet', 50)
+    assert built['small']['heads'] == built['resnet50']['heads'] == \
+        ['RPNHead', 'StandardRoIHead(Shared2FCBBoxHead, FCNMaskHead)']
+    assert all(r['last_loss'] > 0 for r in json.loads(result_file.read_text())['maskrcnn-train'])

@@ -1,11 +1,13 @@
 """Speed and memory of RaftMLP against its peers, measured side by side in one run.
 
-    python tools/analysis_tools/benchmark.py                      # every setting, CPU
+    python tools/analysis_tools/benchmark.py                      # the default settings, CPU
     python tools/analysis_tools/benchmark.py --settings cls-infer --models small resnet50
     python tools/analysis_tools/benchmark.py --device cuda --bf16 --channels-last
     python tools/analysis_tools/benchmark.py --flops-only --input-size 800 1216
     python tools/analysis_tools/benchmark.py --settings train-step --models small resnet50 \
         --mlp-kernels plain onednn auto       # the MLPs' kernels side by side
+    python tools/analysis_tools/benchmark.py --settings maskrcnn-train semfpn-infer \
+        --models small resnet50              # whole models, with where their time goes
 
 Every table row gives params, MACs, the median latency over ``--repeats`` rounds after warm-up,
 throughput, the ratio of the latency to ResNet-50's and, on request, peak memory and the
@@ -15,13 +17,35 @@ all rows alike. Peak memory is measured for each model in a fresh subprocess aft
 unit of work: on CPU the rise of the peak RSS (VmHWM) over the resting process (model, optimizer
 state and libraries resident), on CUDA the rise of ``torch.cuda.max_memory_allocated``.
 
-Settings (batch sizes are for CPU; ``--device cuda`` uses the GPU ones):
-  cls-infer     classifier forward, batch 8 / 64, 224x224
-  train-step    classifier forward + cross-entropy + backward + AdamW step, batch 8 / 64, 224x224
-  det-backbone  backbone forward, every level, batch 1 / 2, 800x1216 (Mask R-CNN's input)
-  seg-backbone  backbone forward, every level, batch 2 / 16, 512x512 (Semantic FPN's input)
+Settings (batch sizes are for CPU; ``--device cuda`` uses the GPU ones; ``--size H W`` overrides
+the input size of any setting). Run by default:
+  cls-infer        classifier forward, batch 8 / 64, 224x224
+  train-step       classifier forward + cross-entropy + backward + AdamW step, batch 8 / 64, 224x224
+  det-backbone     backbone forward, every level, batch 1 / 2, 800x1216 (Mask R-CNN's input)
+  seg-backbone     backbone forward, every level, batch 2 / 16, 512x512 (Semantic FPN's input)
+Whole models, run when named in ``--settings`` (RaftMLP S/M/L/org-mixer and ResNet-50 only):
+  maskrcnn-train   Mask R-CNN + FPN training step, batch 1 / 2, 800x1216
+  maskrcnn-infer   Mask R-CNN + FPN predict (post-processing included), batch 1 / 2, 800x1216
+  retinanet-train  RetinaNet + FPN training step, batch 1 / 2, 800x1216
+  retinanet-infer  RetinaNet + FPN predict, batch 1 / 2, 800x1216
+  semfpn-train     Semantic FPN training step, batch 4 / 4, 512x512, 150 classes
+  semfpn-infer     Semantic FPN predict, batch 4 / 4, 512x512
 RaftMLP MACs follow the paper (every linear and patch embedding); peers' MACs come from
 MMEngine's FlopAnalyzer (convolutions, matmuls and linears).
+
+The whole models (whole_models.py beside this file) are built from the RaftMLP rows' configs in
+configs/detection and configs/segmentation, and for ResNet-50 from mmdet's and mmseg's own R-50
+configs in the installed packages, with random weights. A training step is ``model.loss`` on a
+synthetic batch (8 ground-truth objects per image, or random 150-class maps), the summed losses'
+backward and the step of each config's own optimizer (AdamW for ours, SGD for the R-50 recipes), at
+its first iteration's learning rate; Mask R-CNN's mask head trains on at least 40 positive RoIs per
+image (proposals near the objects stand in for a trained RPN's; the table prints the count). A
+second table per whole-model setting gives where the time goes: the backbone, the neck and the
+heads (forward + backward), the optimizer step and the rest, as shares of the median time of each
+part (how the parts are timed: whole_models.py). Their MACs are not counted (``nan``);
+``--memory``, ``--onnxruntime``, ``--compile``, ``--channels-last`` and ``--bf16`` do not apply to
+them (a note says so: they run eager, in NCHW and fp32, without those columns; mmcv's CPU NMS takes
+no bfloat16).
 
 ``--mlp-kernels`` times every RaftMLP model once per setting of its MLPs' CPU fast path
 (raftmlp_mm/models/fast_mlp.py; RAFTMLP_FAST_MLP): ``plain`` (0: nn.Linear), ``onednn`` (1: the
@@ -46,7 +70,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+TOOL_DIR = osp.dirname(osp.abspath(__file__))
+sys.path.insert(0, osp.dirname(osp.dirname(TOOL_DIR)))
+sys.path.insert(0, TOOL_DIR)  # whole_models.py, when run in-process
+
+import whole_models  # noqa: E402
 
 from raftmlp_mm.models import RaftMLP, fast_mlp  # noqa: E402
 from raftmlp_mm.utils import count_linear_macs, count_parameters  # noqa: E402
@@ -78,7 +106,20 @@ SETTINGS = {
     'train-step': ('train', (224, 224), 8, 64),
     'det-backbone': ('backbone', (800, 1216), 1, 2),
     'seg-backbone': ('backbone', (512, 512), 2, 16),
+    'maskrcnn-train': ('detector-train', (800, 1216), 1, 2),
+    'maskrcnn-infer': ('detector-infer', (800, 1216), 1, 2),
+    'retinanet-train': ('detector-train', (800, 1216), 1, 2),
+    'retinanet-infer': ('detector-infer', (800, 1216), 1, 2),
+    'semfpn-train': ('segmentor-train', (512, 512), 4, 4),
+    'semfpn-infer': ('segmentor-infer', (512, 512), 4, 4),
 }
+# whole-model setting: the family of configs its models are built from (whole_models.py)
+WHOLE_MODEL_FAMILIES = {
+    'maskrcnn-train': 'maskrcnn', 'maskrcnn-infer': 'maskrcnn',
+    'retinanet-train': 'retinanet', 'retinanet-infer': 'retinanet',
+    'semfpn-train': 'semfpn', 'semfpn-infer': 'semfpn',
+}
+DEFAULT_SETTINGS = [s for s in SETTINGS if s not in WHOLE_MODEL_FAMILIES]
 RAFTMLP_MODELS = ('small', 'medium', 'large', 'org-mixer')
 # --mlp-kernels name: the value of RAFTMLP_FAST_MLP / Mlp.fast_path it stands for
 MLP_KERNELS = {'plain': '0', 'onednn': '1', 'auto': 'auto'}
@@ -111,8 +152,23 @@ def build_backbone(name: str, dense: bool) -> nn.Module:
         return PRETRAIN_MODELS.build(cfg)
 
 
+def is_whole_model(setting: str) -> bool:
+    return setting in WHOLE_MODEL_FAMILIES
+
+
+def is_training(setting: str) -> bool:
+    return SETTINGS[setting][0] in ('train', 'detector-train', 'segmentor-train')
+
+
+def setting_size(setting: str, args) -> tuple:
+    """(H, W) of the setting's input, or --size when given."""
+    return tuple(args.size) if args.size else SETTINGS[setting][1]
+
+
 def build(name: str, setting: str) -> nn.Module:
     kind = SETTINGS[setting][0]
+    if is_whole_model(setting):
+        return whole_models.build_model(WHOLE_MODEL_FAMILIES[setting], name)
     if kind == 'backbone':
         return build_backbone(name, dense=True)
     return Classifier(build_backbone(name, dense=False), MODELS[name][1])
@@ -133,13 +189,17 @@ def count_macs(model: nn.Module, size) -> int:
 
 def step_fn(model: nn.Module, setting: str, batch: int, args) -> Callable[[], None]:
     """One timed unit of work of ``setting`` on ``model`` (already on the device)."""
-    kind, size = SETTINGS[setting][:2]
+    kind, size = SETTINGS[setting][0], setting_size(setting, args)
     device = torch.device(args.device)
+    if is_whole_model(setting):  # fp32: mmcv's CPU NMS takes no bfloat16
+        return whole_models.WholeModelStep(WHOLE_MODEL_FAMILIES[setting], model,
+                                           train=is_training(setting), batch=batch, size=size,
+                                           device=device)
+    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if args.bf16 \
+        else nullcontext
     x = torch.randn(batch, 3, *size, device=device)
     if args.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if args.bf16 \
-        else nullcontext
     if kind != 'train':
         model.eval()
 
@@ -162,6 +222,8 @@ def step_fn(model: nn.Module, setting: str, batch: int, args) -> Callable[[], No
 
 def prepare(name: str, setting: str, args) -> nn.Module:
     model = build(name, setting).to(args.device)
+    if is_whole_model(setting):  # eager and NCHW (mmcv's CPU RoIAlign reads NCHW memory)
+        return model
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if args.compile:
@@ -183,9 +245,11 @@ def time_once(run: Callable[[], None], device: str, iters: int) -> float:
     return (time.perf_counter() - start) / iters
 
 
-def applicable(name: str, setting: str) -> bool:
-    kind, size = SETTINGS[setting][:2]
-    return MODELS[name][2] or (kind != 'backbone' and tuple(size) == (224, 224))
+def applicable(name: str, setting: str, size: tuple = None) -> bool:
+    kind, size = SETTINGS[setting][0], tuple(size or SETTINGS[setting][1])
+    if is_whole_model(setting):  # the models there are configs (whole_models.py)
+        return name in whole_models.MODELS
+    return MODELS[name][2] or (kind != 'backbone' and size == (224, 224))
 
 
 def variants(names: List[str], args) -> List[tuple]:
@@ -212,27 +276,46 @@ def with_mlp_kernels(run: Callable[[], None], kernels: str) -> Callable[[], None
 
 
 def measure_setting(setting: str, names: List[str], args) -> List[dict]:
-    kind, size, cpu_batch, gpu_batch = SETTINGS[setting]
+    kind, _, cpu_batch, gpu_batch = SETTINGS[setting]
+    size = setting_size(setting, args)
     batch = args.batch or (gpu_batch if args.device == 'cuda' else cpu_batch)
-    rows_to_measure = variants([n for n in names if applicable(n, setting)], args)
-    rows, runs, counted, ort = {}, {}, {}, {}
+    whole = is_whole_model(setting)
+    if whole:
+        skipped = [flag for flag, on in (('--memory', args.memory),
+                                         ('--onnxruntime', args.onnxruntime),
+                                         ('--compile', args.compile),
+                                         ('--channels-last', args.channels_last),
+                                         ('--bf16', args.bf16)) if on]
+        if skipped:
+            print(f'note: {", ".join(skipped)} not applied to the whole-model setting {setting}')
+    rows_to_measure = variants([n for n in names if applicable(n, setting, size)], args)
+    rows, runs, steps, counted, ort = {}, {}, {}, {}, {}
     for label, name, kernels in rows_to_measure:
         model = prepare(name, setting, args)
-        if name not in counted:
-            counted[name] = (count_parameters(model), count_macs(build(name, setting), size))
+        if name not in counted:  # whole models: no MAC count (nan)
+            counted[name] = (count_parameters(model), float('nan') if whole
+                             else count_macs(build(name, setting), size))
         params, macs = counted[name]
         rows[label] = dict(model=label, arch=name, params=params, macs=macs * batch, times=[])
         if kernels:
             rows[label]['mlp_kernels'] = kernels
-        runs[label] = step_fn(model, setting, batch, args)
+        if whole:
+            rows[label]['structure'] = whole_models.describe(model)
+        runs[label] = steps[label] = step_fn(model, setting, batch, args)
         if kernels:
             runs[label] = with_mlp_kernels(runs[label], kernels)
         for _ in range(args.warmup):
             runs[label]()
     labels = list(rows)
+    if whole:  # whole models record their parts per call: keep the timed calls only
+        for step in steps.values():
+            step.clear_records()
     for _ in range(args.repeats):  # round-robin: every round times every model once
         for label in labels:
             rows[label]['times'].append(time_once(runs[label], args.device, args.iters))
+    if whole:  # where the time went, before --profile calls the models again
+        for label in labels:
+            rows[label].update(steps[label].summary())
     if args.profile:
         for label in labels:
             print_profile(label, setting, runs[label], args.profile)
@@ -243,9 +326,9 @@ def measure_setting(setting: str, names: List[str], args) -> List[dict]:
         row['throughput'] = batch / row['latency_ms'] * 1e3
         row['ratio'] = row['latency_ms'] / (base * 1e3) if base else float('nan')
         row['batch'] = batch
-        if args.memory:
+        if args.memory and not whole:
             row['peak_mib'] = probe_memory(name, setting, batch, args, kernels)
-        if args.onnxruntime and kind != 'train':
+        if args.onnxruntime and kind != 'train' and not whole:
             if name not in ort:  # the exported graph has plain MLPs whatever the setting
                 ort[name] = onnxruntime_ms(name, setting, batch, args)
             row['ort_ms'] = ort[name]
@@ -255,7 +338,7 @@ def measure_setting(setting: str, names: List[str], args) -> List[dict]:
 def onnxruntime_ms(name: str, setting: str, batch: int, args) -> float:
     """Median onnxruntime latency of the same model and input (opset 17, fp32), or NaN."""
     from raftmlp_mm.deployment import onnxruntime_latency
-    size = SETTINGS[setting][1]
+    size = setting_size(setting, args)
     try:
         model = build(name, setting)
         model.eval()  # mmpretrain's ResNet.train() returns None, so no chaining
@@ -280,7 +363,7 @@ def print_profile(name: str, setting: str, run: Callable[[], None], top: int):
 def probe_memory(name: str, setting: str, batch: int, args, kernels: str = None) -> float:
     """Peak memory of one unit of work, measured in a fresh process so nothing else counts."""
     cmd = [sys.executable, osp.abspath(__file__), '--probe', name, setting, '--batch', str(batch),
-           '--device', args.device]
+           '--device', args.device] + (['--size', *map(str, args.size)] if args.size else [])
     cmd += [flag for flag, on in (('--bf16', args.bf16), ('--channels-last', args.channels_last))
             if on]
     env = dict(os.environ, **({fast_mlp.ENV_VAR: MLP_KERNELS[kernels]} if kernels else {}))
@@ -326,13 +409,15 @@ def proc_status_bytes(field: str) -> int:
 
 
 def print_table(setting: str, rows: List[dict], args):
-    kind, size = SETTINGS[setting][:2]
+    kind, size = SETTINGS[setting][0], setting_size(setting, args)
     batch = rows[0]['batch'] if rows else args.batch
     flags = [f for f, on in (('bf16', args.bf16), ('channels-last', args.channels_last),
                              ('compile', args.compile)) if on]
+    if is_whole_model(setting):  # eager, NCHW and fp32 whatever the flags (prepare, step_fn)
+        flags = []
     print(f'\n### {setting}: {kind}, batch {batch}, {size[0]}x{size[1]}, {args.device}, '
           f'{torch.get_num_threads()} threads' + (f', {", ".join(flags)}' if flags else ''))
-    extra = [('peak MiB', 'peak_mib', '.0f')] if args.memory else []
+    extra = [('peak MiB', 'peak_mib', '.0f')] if any('peak_mib' in r for r in rows) else []
     if any('ort_ms' in r for r in rows):
         extra.append(('onnxruntime (ms)', 'ort_ms', '.1f'))
     print('| model | params (M) | GMACs | latency (ms) | img/s | vs ResNet-50 |'
@@ -425,7 +510,8 @@ def resampling_report(setting: str, names: List[str], args):
 
     from raftmlp_mm.models import raftmlp as raftmlp_module
     from raftmlp_mm.models import resample
-    kind, size, cpu_batch, gpu_batch = SETTINGS[setting]
+    kind, _, cpu_batch, gpu_batch = SETTINGS[setting]
+    size = setting_size(setting, args)
     batch = args.batch or (gpu_batch if args.device == 'cuda' else cpu_batch)
     print(f'\n### bicubic resampling inside the backbone: {setting}, batch {batch}, '
           f'{size[0]}x{size[1]}, {args.device}, {torch.get_num_threads()} threads')
@@ -500,6 +586,8 @@ def plot(results: Dict[str, List[dict]], path: str):
     fig, axes = plt.subplots(1, len(results), figsize=(4.5 * len(results), 4), squeeze=False)
     for ax, (setting, rows) in zip(axes[0], results.items()):
         for r in rows:
+            if r['macs'] != r['macs']:  # no MAC count (whole models): no point
+                continue
             raft = r.get('arch', r['model']) in RAFTMLP_MODELS
             ax.scatter(r['macs'] / 1e9, r['latency_ms'], color='C3' if raft else 'C0')
             ax.annotate(r['model'], (r['macs'] / 1e9, r['latency_ms']), fontsize=8,
@@ -513,11 +601,15 @@ def plot(results: Dict[str, List[dict]], path: str):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--settings', nargs='+', default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument('--settings', nargs='+', default=DEFAULT_SETTINGS, choices=list(SETTINGS),
+                        help='default: the classifier and backbone settings; name the whole-model '
+                        'ones (maskrcnn-train etc.) to run them')
     parser.add_argument('--models', nargs='+', default=list(MODELS), choices=list(MODELS))
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch\'s own)')
     parser.add_argument('--batch', type=int, help='override the setting\'s batch size')
+    parser.add_argument('--size', type=int, nargs=2, metavar=('H', 'W'),
+                        help='override the setting\'s input size')
     parser.add_argument('--repeats', type=int, default=7, help='timed rounds (median is taken)')
     parser.add_argument('--iters', type=int, default=1, help='units of work per timed round')
     parser.add_argument('--warmup', type=int, default=2)
@@ -571,6 +663,8 @@ def main(argv=None):
     for setting in args.settings:
         results[setting] = measure_setting(setting, names, args)
         print_table(setting, results[setting], args)
+        if is_whole_model(setting):
+            whole_models.print_share_table(setting, results[setting], is_training(setting))
         if args.resampling and SETTINGS[setting][0] == 'backbone':
             resampling_report(setting, names, args)
     if args.mlp_kernels and 'auto' in args.mlp_kernels:
