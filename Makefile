@@ -36,12 +36,17 @@ $(STAMP): requirements/build.txt requirements/constraints.txt requirements/runti
 check-install: $(STAMP)
 	$(PY) tools/misc/check_install.py
 
-# The default suite; `make test-all` adds the slow end-to-end training tests.
+# The default suite; `make test-all` adds the slow end-to-end training tests. Both run two
+# pytest-xdist workers, a test file per worker at a time: most tests launch the real tools in
+# subprocesses of one thread each, so a second worker uses the otherwise idle second core.
+# PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
+XDIST := $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile,)
 test: $(STAMP)
-	$(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest tests -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 test-all: $(STAMP)
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests $(XDIST) $(PYTEST_ARGS)
 
 # OpenMMLab's linters (settings in setup.cfg); CI runs this before the tests.
 LINTED := raftmlp_mm tools tests configs setup.py

@@ -5,6 +5,19 @@ import torch
 
 DATA_DIR = osp.join(osp.dirname(__file__), 'data')
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CANVAS_ROOT = osp.join(REPO_ROOT, 'data', 'digits_canvas')
+DIGITS_ROOT = osp.join(REPO_ROOT, 'data', 'digits_cls')
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``make test`` runs ``-n 2``), the controller writes the shared digits
+    data before any worker starts, so that no two workers write the same files at once."""
+    if hasattr(config, 'workerinput') or not config.pluginmanager.hasplugin('xdist'):
+        return
+    if config.getoption('numprocesses', None):
+        from raftmlp_mm.datasets import write_canvases, write_classification
+        write_canvases(CANVAS_ROOT)
+        write_classification(DIGITS_ROOT)
 
 
 @pytest.fixture(scope='session')
@@ -17,14 +30,14 @@ def golden():
 def digits_canvas():
     """The demo canvases at the demo configs' default data root (written once, deterministic)."""
     from raftmlp_mm.datasets import write_canvases
-    return write_canvases(osp.join(REPO_ROOT, 'data', 'digits_canvas'))
+    return write_canvases(CANVAS_ROOT)
 
 
 @pytest.fixture(scope='session')
 def digits():
     """The classification demo's digits at its default data root (written once, deterministic)."""
     from raftmlp_mm.datasets import write_classification
-    return write_classification(osp.join(REPO_ROOT, 'data', 'digits_cls'))
+    return write_classification(DIGITS_ROOT)
 
 
 @pytest.fixture

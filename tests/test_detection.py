@@ -201,6 +201,8 @@ def test_demo_learns_to_detect_digits(digits_canvas, tmp_path):
     assert metrics['coco/segm_mAP'] > 0.4, metrics
 
 
+@pytest.mark.slow  # three Mask R-CNN runs (about 140 s); tests/test_resume.py runs the same
+# kill-and-resume under mim train mmpretrain in the default suite
 def test_mim_train_mmdet_killed_mid_epoch_resumes_to_the_train_tools_run(digits_canvas,
                                                                          tmp_path):
     """mmdet's own tools/train.py (through mim) runs the config's seeded loop and atomic
