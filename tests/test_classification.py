@@ -328,6 +328,8 @@ def _val_top1(log_text):
     return [float(v) for v in re.findall(r'Epoch\(val\).*?accuracy/top1: ([\d.]+)', log_text)]
 
 
+@pytest.mark.slow  # by default: tests/test_resume.py (2 gloo processes = 1 process) and
+# tests/test_launchers.py (dist_test.sh, mim test and test.py agree on a checkpoint)
 def test_dist_train_two_gloo_processes_then_test_tool(digits, tmp_path):
     work_dir = tmp_path / 'dist'
     run(['bash', 'tools/dist_train.sh', DEMO_CONFIG, '2', '--work-dir', work_dir,

@@ -697,7 +697,8 @@ def test_make_demo_prints_its_predictions_picture_and_finds_the_digits(demo_run)
     # 8 canvases, 2 pairs a row, enlarged 3x: 4 rows of (24 + 384) px cells, 2 of 2 x 384
     assert_picture(picture, shape=(30 + 6 + 4 * (24 + 384 + 6), 6 + 2 * (2 * 384 + 6)))
 
-    inferencer = DetInferencer(None, str(work_dir / 'epoch_12.pth'), device='cpu',
+    final = f'epoch_{Config.fromfile(osp.join(REPO_ROOT, DET_CONFIG)).train_cfg.max_epochs}.pth'
+    inferencer = DetInferencer(None, str(work_dir / final), device='cpu',
                                show_progress=False)
     with open(osp.join(CANVASES, 'annotations', 'instances_val.json')) as f:
         coco = json.load(f)
