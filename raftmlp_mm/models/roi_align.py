@@ -7,8 +7,8 @@ grid and an x grid, and mmcv's test for a sample outside the map is a y test and
 for one RoI on one (C, H, W) map the output is ``Ay @ x[c] @ Ax^T`` for every channel, with
 ``Ay`` (out_h, H) and ``Ax`` (out_w, W) built from the RoI's coordinates. The products run as
 two GEMMs per image on every core, forward and backward (autograd), where mmcv's CPU kernels
-loop over samples on one core and take most of a CPU Mask R-CNN step (about 0.8 of 2.3 s per
-iteration of `make demo`; docs/benchmarks.md).
+loop over samples on one core (about a third of a `make demo` iteration; with this layer one
+iteration takes 1.40 s instead of 1.78 s, docs/benchmarks.md).
 
 The products cost ``C * H * W * rois * out_w`` multiply-adds per level, against mmcv's
 ``C * rois * out_h * out_w * samples * 4``: cheaper in time on small maps (the CPU demos' 32x32
@@ -103,7 +103,7 @@ class MatmulRoIAlign(nn.Module):
 
     Same arguments and outputs; mmdet's RoI extractors build it from
     ``roi_layer=dict(type='MatmulRoIAlign', output_size=7, sampling_ratio=0)`` through
-    ``raftmlp_mm.RoIExtractor`` (raftmlp_mm/models/roi_extractor.py).
+    ``raftmlp_mm.SingleRoIExtractor`` (raftmlp_mm/models/roi_extractor.py).
     """
 
     def __init__(self, output_size: Union[int, Tuple[int, int]], spatial_scale: float = 1.0,
