@@ -79,20 +79,22 @@ def roi_align(feats: torch.Tensor, rois: torch.Tensor, output_size: Tuple[int, i
     is_sorted = bool((order == torch.arange(order.numel(), device=order.device)).all())
     if not is_sorted:
         image_of_roi, along_y, along_x = image_of_roi[order], along_y[order], along_x[order]
+    if rois.shape[0] == 0:
+        return feats.new_zeros(0, channels, out_h, out_w)
     images, counts = torch.unique_consecutive(image_of_roi, return_counts=True)
+    # (B, H, C, W): rows of the map first, so that both products below read and write whole
+    # contiguous blocks; one copy of the map instead of a re-layout of every RoI's intermediate
+    rows_first = feats.transpose(1, 2).contiguous()
     pooled = []
     for image, ys, xs in zip(images.tolist(), along_y.split(counts.tolist()),
                              along_x.split(counts.tolist())):
         count = ys.shape[0]
-        # x first, all of this image's RoIs in one GEMM: (C*H, W) @ (W, n_b*ow)
-        cols = feats[image].reshape(channels * height, width) @ xs.reshape(-1, width).t()
-        cols = cols.view(channels, height, count, out_w).permute(2, 0, 3, 1)  # (n_b, C, ow, H)
-        # then y, one small GEMM per RoI: (C*ow, H) @ (H, oh)
-        cols = cols.reshape(count, channels * out_w, height).bmm(ys.transpose(1, 2))
-        pooled.append(cols.view(count, channels, out_w, out_h).transpose(2, 3))  # (n_b, C, oh, ow)
-    if not pooled:
-        return feats.new_zeros(0, channels, out_h, out_w)
-    out = torch.cat(pooled).contiguous()
+        # y first, all of this image's RoIs in one GEMM: (n_b*oh, H) @ (H, C*W)
+        rows = ys.reshape(-1, height) @ rows_first[image].view(height, channels * width)
+        # then x, one small GEMM per RoI: (oh*C, W) @ (W, ow)
+        cols = rows.view(count, out_h * channels, width).bmm(xs.transpose(1, 2))
+        pooled.append(cols.view(count, out_h, channels, out_w))  # (n_b, oh, C, ow)
+    out = torch.cat(pooled).transpose(1, 2).contiguous()  # (n, C, oh, ow)
     if not is_sorted:
         out = out[torch.argsort(order)]
     return out
