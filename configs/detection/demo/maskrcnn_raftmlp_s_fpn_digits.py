@@ -11,7 +11,7 @@ data_root = 'data/digits_canvas/'
 metainfo = dict(classes=('0', '1', '2', '3', '4', '5', '6', '7', '8', '9'))
 num_classes = 10
 img_scale = (128, 128)
-fpn_channels = 128  # COCO: 256
+fpn_channels = 64  # COCO: 256; the neck's and heads' convolutions cost about channels^2
 
 model = dict(
     backbone=dict(arch='small', img_size=128, init_cfg=None),
@@ -29,7 +29,7 @@ model = dict(
         mask_head=dict(in_channels=fpn_channels, num_convs=2, conv_out_channels=64,
                        num_classes=num_classes)),
     train_cfg=dict(
-        rpn_proposal=dict(nms_pre=1000, max_per_img=300),
+        rpn_proposal=dict(nms_pre=500, max_per_img=200),  # 1-4 digits a canvas
         rcnn=dict(sampler=dict(num=128))),
     test_cfg=dict(
         rpn=dict(nms_pre=300, max_per_img=100),
