@@ -30,7 +30,7 @@ model = dict(
                        num_classes=num_classes)),
     train_cfg=dict(
         rpn_proposal=dict(nms_pre=500, max_per_img=200),  # 1-4 digits a canvas
-        rcnn=dict(sampler=dict(num=128))),
+        rcnn=dict(sampler=dict(num=64))),  # up to 16 positives an image for the mask head
     test_cfg=dict(
         rpn=dict(nms_pre=300, max_per_img=100),
         rcnn=dict(max_per_img=20)))
@@ -62,14 +62,14 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator
 
-max_epochs = 12
-train_cfg = dict(max_epochs=max_epochs, val_interval=4)
+max_epochs = 14
+train_cfg = dict(max_epochs=max_epochs, val_interval=7)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
-    dict(type='MultiStepLR', by_epoch=True, begin=0, end=max_epochs, milestones=[9, 11],
+    dict(type='MultiStepLR', by_epoch=True, begin=0, end=max_epochs, milestones=[11, 13],
          gamma=0.1),
 ]
 optim_wrapper = dict(optimizer=dict(lr=5e-4, weight_decay=0.05))
 auto_scale_lr = dict(base_batch_size=8)
 default_hooks = dict(logger=dict(interval=10),
-                     checkpoint=dict(interval=4, max_keep_ckpts=2))
+                     checkpoint=dict(interval=7, max_keep_ckpts=2))
