@@ -38,10 +38,12 @@ check-install: $(STAMP)
 
 # The default suite; `make test-all` adds the slow end-to-end training tests. Both run two
 # pytest-xdist workers, a test file per worker at a time: most tests launch the real tools in
-# subprocesses of one thread each, so a second worker uses the otherwise idle second core.
+# subprocesses of one thread each, so a second worker uses the otherwise idle second core. The
+# files start longest first (tests/conftest.py), not in xdist's order by number of tests.
 # PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= 2
-XDIST := $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile,)
+XDIST := $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile \
+	--no-loadscope-reorder,)
 test: $(STAMP)
 	$(PY) -m pytest tests -m "not slow" $(XDIST) $(PYTEST_ARGS)
 

@@ -1,0 +1,27 @@
+"""The default suite's schedule (tests/conftest.py): every test file has a measured time, and
+the files reach xdist's workers longest first, each file's tests in their own order."""
+import glob
+import os.path as osp
+from types import SimpleNamespace
+
+from .conftest import FILE_SECONDS, pytest_collection_modifyitems
+
+TESTS = osp.dirname(osp.abspath(__file__))
+
+
+def test_every_test_file_has_a_measured_time():
+    files = {osp.basename(p) for p in glob.glob(osp.join(TESTS, 'test_*.py'))}
+    assert files - set(FILE_SECONDS) == set(), 'time the new file: pytest --durations=0'
+    assert set(FILE_SECONDS) - files == set(), 'a timed file is gone: drop its entry'
+
+
+def test_files_start_longest_first_and_keep_their_tests_in_order():
+    def item(name, test):
+        return SimpleNamespace(fspath=osp.join(TESTS, name), test=test)
+    items = [item('test_hosts.py', 'a'), item('test_resume.py', 'b'), item('test_new.py', 'c'),
+             item('test_hosts.py', 'd'), item('test_resume.py', 'e')]
+    pytest_collection_modifyitems(None, items)
+    assert [(osp.basename(i.fspath), i.test) for i in items] == [
+        ('test_new.py', 'c'),  # unknown time: first
+        ('test_resume.py', 'b'), ('test_resume.py', 'e'),
+        ('test_hosts.py', 'a'), ('test_hosts.py', 'd')]
