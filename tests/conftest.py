@@ -40,6 +40,19 @@ def digits():
     return write_classification(DIGITS_ROOT)
 
 
+@pytest.fixture(autouse=True)
+def default_scope_of_its_own():
+    """Every test starts with the default scopes the session started with. A Runner leaves its
+    scope (e.g. 'mmseg') current in the process (MMEngine's DefaultScope), and a later test's
+    registry build would look in that host's registry: tests would depend on which file ran
+    before them on the same worker."""
+    from mmengine.registry import DefaultScope
+    before = dict(DefaultScope._instance_dict)
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(before)
+
+
 @pytest.fixture
 def own_random_state():
     """Seeds a test sets must not change what later tests draw: torch's RNG is restored after."""

@@ -25,3 +25,15 @@ def test_files_start_longest_first_and_keep_their_tests_in_order():
         ('test_new.py', 'c'),  # unknown time: first
         ('test_resume.py', 'b'), ('test_resume.py', 'e'),
         ('test_hosts.py', 'a'), ('test_hosts.py', 'd')]
+
+
+def test_a_default_scope_left_current_by_a_test_1_of_2():
+    from mmengine.registry import DefaultScope
+    DefaultScope.get_instance('left-by-a-test', scope_name='mmseg')  # as a Runner leaves it
+    assert DefaultScope.get_current_instance().scope_name == 'mmseg'
+
+
+def test_a_default_scope_left_current_by_a_test_2_of_2_is_gone_in_the_next():
+    from mmengine.registry import DefaultScope
+    current = DefaultScope.get_current_instance()
+    assert current is None or current.scope_name != 'mmseg'
