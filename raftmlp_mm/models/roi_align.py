@@ -67,6 +67,8 @@ def roi_align(feats: torch.Tensor, rois: torch.Tensor, output_size: Tuple[int, i
     """
     out_h, out_w = output_size
     _, channels, height, width = feats.shape
+    if rois.shape[0] == 0:
+        return feats.new_zeros(0, channels, out_h, out_w)
     offset = 0.5 if aligned else 0.0  # aligned: pixel centres at half-integer coordinates
     boxes = rois[:, 1:].to(feats.dtype) * spatial_scale - offset  # (n, 4) in map pixels
     widths, heights = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
@@ -79,8 +81,6 @@ def roi_align(feats: torch.Tensor, rois: torch.Tensor, output_size: Tuple[int, i
     is_sorted = bool((order == torch.arange(order.numel(), device=order.device)).all())
     if not is_sorted:
         image_of_roi, along_y, along_x = image_of_roi[order], along_y[order], along_x[order]
-    if rois.shape[0] == 0:
-        return feats.new_zeros(0, channels, out_h, out_w)
     images, counts = torch.unique_consecutive(image_of_roi, return_counts=True)
     # (B, H, C, W): rows of the map first, so that both products below read and write whole
     # contiguous blocks; one copy of the map instead of a re-layout of every RoI's intermediate
