@@ -253,13 +253,18 @@ def test_an_images_features_do_not_depend_on_the_rest_of_its_batch(arch, extra, 
 
 # ---- --auto-scale-lr --------------------------------------------------------------------------
 
-def tool(script):
-    """A tool's main(argv), run in this process."""
+def tool_module(script):
+    """A tool's module, loaded in this process."""
     path = osp.join(REPO_ROOT, script)
     spec = importlib.util.spec_from_file_location(osp.splitext(osp.basename(path))[0], path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.main
+    return module
+
+
+def tool(script):
+    """A tool's main(argv), run in this process."""
+    return tool_module(script).main
 
 
 @pytest.mark.parametrize('batch,scale,expected_lr', [
@@ -299,3 +304,24 @@ def test_get_flops_prints_the_readme_arch_table(capsys):
              for m in re.finditer(r'^\| `([\w-]+)` \| [^|]+ \| ([\d,]+) \| ([\d.]+) G \|', readme,
                                   re.MULTILINE)}
     assert len(table) == 8 and rows == table
+
+
+# ---- the learning-curve plot ------------------------------------------------------------------
+
+def test_learning_curve_shows_a_single_end_of_run_validation_on_an_epoch_axis_from_zero(tmp_path):
+    """The detection demo validates once, after its last epoch (the picture make demo draws)."""
+    plot_curve = tool_module('tools/analysis_tools/plot_curve.py')
+    vis_data = tmp_path / 'wd' / '20260101_000000' / 'vis_data'
+    vis_data.mkdir(parents=True)
+    records = [dict(loss=3.0 - i / 10, iter=10 * i, epoch=1, step=10 * i) for i in range(1, 8)]
+    records.append({'coco/bbox_mAP': 0.79, 'coco/segm_mAP': 0.81, 'step': 14})
+    (vis_data / 'scalars.json').write_text(''.join(json.dumps(r) + '\n' for r in records))
+    fig = plot_curve.draw(plot_curve.read_scalars(str(tmp_path / 'wd')), 'wd')
+    loss_ax, metric_ax = fig.axes
+    assert list(loss_ax.lines[0].get_xdata()) == [10, 20, 30, 40, 50, 60, 70]
+    assert list(metric_ax.lines[0].get_xdata()) == [14]
+    assert list(metric_ax.lines[0].get_ydata()) == [0.79]
+    assert metric_ax.get_ylabel() == 'val coco/bbox_mAP'
+    assert metric_ax.get_xlim()[0] == 0 and metric_ax.get_xlim()[1] >= 14
+    out = plot_curve.plot(str(tmp_path / 'wd'), str(tmp_path / 'curve.png'), 'coco/segm_mAP')
+    assert osp.getsize(out) > 0

@@ -24,8 +24,8 @@ def read_scalars(work_dir: str):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def plot(work_dir: str, out: str, metric: str = None) -> str:
-    records = read_scalars(work_dir)
+def draw(records, title: str, metric: str = None):
+    """The figure: train loss per iteration (left), a validation metric per step (right)."""
     train = [r for r in records if 'loss' in r]
     val = [r for r in records if 'loss' not in r and 'step' in r]
     if metric is None:
@@ -38,10 +38,16 @@ def plot(work_dir: str, out: str, metric: str = None) -> str:
     if metric:
         points = [(r['step'], r[metric]) for r in val if metric in r]
         metric_ax.plot([p[0] for p in points], [p[1] for p in points], 'o-', color='tab:red')
+        metric_ax.set_xlim(left=0)  # a run that validates once, at the end, is one point
         metric_ax.set_xlabel('epoch (or iteration for iteration-based schedules)')
         metric_ax.set_ylabel(f'val {metric}')
-    fig.suptitle(osp.basename(osp.normpath(work_dir)))
+    fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def plot(work_dir: str, out: str, metric: str = None) -> str:
+    fig = draw(read_scalars(work_dir), osp.basename(osp.normpath(work_dir)), metric)
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
