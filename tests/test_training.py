@@ -323,5 +323,6 @@ def test_learning_curve_shows_a_single_end_of_run_validation_on_an_epoch_axis_fr
     assert list(metric_ax.lines[0].get_ydata()) == [0.79]
     assert metric_ax.get_ylabel() == 'val coco/bbox_mAP'
     assert metric_ax.get_xlim()[0] == 0 and metric_ax.get_xlim()[1] >= 14
+    plot_curve.plt.close(fig)
     out = plot_curve.plot(str(tmp_path / 'wd'), str(tmp_path / 'curve.png'), 'coco/segm_mAP')
     assert osp.getsize(out) > 0
