@@ -1,6 +1,5 @@
 """Export: ONNX (onnxruntime), TorchScript and torch.export reproduce the torch models, and the
 tools/deployment/export_onnx.py command works as a user runs it."""
-import importlib.util
 import os.path as osp
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from raftmlp_mm.models import RaftMLP
 from raftmlp_mm.models.resample import bicubic_matrix
 
 from .conftest import REPO_ROOT
-from .utils import python_tool, tool_env
+from .utils import load_tool, python_tool, tool_env
 
 # test dependencies (requirements/tests.txt): a missing one fails with the install command
 onnx = require('onnx')
@@ -189,12 +188,6 @@ def test_missing_packages_name_the_install_command(monkeypatch):
 
 
 # ----------------------------------------------------------------------------- the command line
-def load_tool():
-    spec = importlib.util.spec_from_file_location('export_onnx_tool', osp.join(REPO_ROOT, TOOL))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
-
 
 def tool_error(tool, argv, capsys) -> str:
     with pytest.raises(SystemExit) as exit_info:
@@ -204,7 +197,7 @@ def tool_error(tool, argv, capsys) -> str:
 
 
 def test_tool_refuses_to_overwrite_and_names_missing_packages(tmp_path, monkeypatch, capsys):
-    tool = load_tool()
+    tool = load_tool(TOOL)
     out = tmp_path / 'model.onnx'
     out.write_bytes(b'a file of the user')
     message = tool_error(tool, [CLS_DEMO, '--out', str(out)], capsys)
@@ -220,7 +213,7 @@ def test_tool_refuses_to_overwrite_and_names_missing_packages(tmp_path, monkeypa
 
 
 def test_tool_rejects_a_shape_off_the_patch_grid():
-    tool = load_tool()
+    tool = load_tool(TOOL)
     model = RaftMLP(arch='small', img_size=64)
     args = tool.parse_args([CLS_DEMO, '--out', 'unused.onnx', '--shape', '100', '64'])
     with pytest.raises(SystemExit, match=r'--shape 100 64 is not divisible by the backbone\'s '
@@ -231,7 +224,7 @@ def test_tool_rejects_a_shape_off_the_patch_grid():
 
 
 def test_tool_verify_fails_above_the_tolerance(capsys):
-    tool = load_tool()
+    tool = load_tool(TOOL)
     reference = [torch.zeros(2, 3)]
     tool.verify([('onnxruntime', [np.full((2, 3), 5e-5, np.float32)])], reference, 1e-4)
     assert 'verify: OK' in capsys.readouterr().out

@@ -18,7 +18,6 @@
 """
 import copy
 import glob
-import importlib.util
 import json
 import logging
 import math
@@ -36,7 +35,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from .conftest import REPO_ROOT
-from .utils import run, tool_env
+from .utils import load_tool, run, tool_env
 
 CLS_CONFIG = 'configs/classification/demo/raftmlp_s_digits.py'
 DET_CONFIG = 'configs/detection/demo/maskrcnn_raftmlp_s_fpn_digits.py'
@@ -151,14 +150,6 @@ def classification_inferencer(model, checkpoint):
     from mmpretrain.apis import ImageClassificationInferencer
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         return ImageClassificationInferencer(model, pretrained=checkpoint, device='cpu')
-
-
-def load_tool(relative_path):
-    spec = importlib.util.spec_from_file_location(
-        'tool_' + re.sub(r'\W', '_', relative_path), osp.join(REPO_ROOT, relative_path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def assert_picture(path, shape=None, min_colours=50):

@@ -3,7 +3,6 @@ their parameter counts are a built model's, `mim search raftmlp_mm` reads them, 
 ModelHub lists, builds and runs the classification models."""
 import functools
 import glob
-import importlib.util
 import json
 import os.path as osp
 import re
@@ -16,6 +15,7 @@ import yaml
 from mmengine.registry import DefaultScope
 
 from .conftest import REPO_ROOT
+from .utils import load_tool
 
 TASKS = ('classification', 'detection', 'segmentation')
 DIGITS_MODEL = 'raftmlp_s_digits'
@@ -23,14 +23,6 @@ NO_RESULT = 'none: no published result for this config'
 # the only published numbers (arXiv 2108.04384v1): RaftMLP-12 = raft-r4, Mixer-B/16 as cited
 PUBLISHED = {'configs/classification/raftmlp_r4_8xb256_in1k.py': 78.0,
              'configs/classification/org_mixer_8xb256_in1k.py': 76.4}
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'update_model_index', osp.join(REPO_ROOT, 'tools', 'misc', 'update_model_index.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def configs_on_disk(task=None):
@@ -104,7 +96,7 @@ def build(task, model):
         return get_model(model['Name'])
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(REPO_ROOT, model['Config']))
-    return load_tool().build_model(cfg)
+    return load_tool('tools/misc/update_model_index.py').build_model(cfg)
 
 
 @pytest.mark.parametrize('task,model', all_models(), ids=lambda x: x if isinstance(x, str)

@@ -7,7 +7,6 @@ checkpoint cached in pytest's base temp dir, with tests/test_launchers.py, which
 with every test launcher.
 """
 import glob
-import importlib.util
 import json
 import os.path as osp
 import re
@@ -21,7 +20,7 @@ from mmengine.runner import Runner
 from raftmlp_mm.models import RaftMLP
 
 from .conftest import REPO_ROOT
-from .utils import python_tool
+from .utils import load_tool, python_tool
 
 # seeds set here must not change what later test files draw
 pytestmark = pytest.mark.usefixtures('own_random_state')
@@ -253,18 +252,9 @@ def test_an_images_features_do_not_depend_on_the_rest_of_its_batch(arch, extra, 
 
 # ---- --auto-scale-lr --------------------------------------------------------------------------
 
-def tool_module(script):
-    """A tool's module, loaded in this process."""
-    path = osp.join(REPO_ROOT, script)
-    spec = importlib.util.spec_from_file_location(osp.splitext(osp.basename(path))[0], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def tool(script):
     """A tool's main(argv), run in this process."""
-    return tool_module(script).main
+    return load_tool(script).main
 
 
 @pytest.mark.parametrize('batch,scale,expected_lr', [
@@ -310,7 +300,7 @@ def test_get_flops_prints_the_readme_arch_table(capsys):
 
 def test_learning_curve_shows_a_single_end_of_run_validation_on_an_epoch_axis_from_zero(tmp_path):
     """The detection demo validates once, after its last epoch (the picture make demo draws)."""
-    plot_curve = tool_module('tools/analysis_tools/plot_curve.py')
+    plot_curve = load_tool('tools/analysis_tools/plot_curve.py')
     vis_data = tmp_path / 'wd' / '20260101_000000' / 'vis_data'
     vis_data.mkdir(parents=True)
     records = [dict(loss=3.0 - i / 10, iter=10 * i, epoch=1, step=10 * i) for i in range(1, 8)]

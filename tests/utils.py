@@ -1,6 +1,8 @@
 """Helpers the end-to-end tests share: run our tools and launchers as a user would."""
+import importlib.util
 import os
 import os.path as osp
+import re
 import signal
 import socket
 import subprocess
@@ -53,6 +55,15 @@ def run_killed(cmd, timeout=600) -> subprocess.CompletedProcess:
 
 def python_tool(script: str, *args, **kwargs) -> subprocess.CompletedProcess:
     return run([sys.executable, osp.join(REPO_ROOT, script), *args], **kwargs)
+
+
+def load_tool(script: str):
+    """A tool's module (``script`` relative to the repository), loaded in this process."""
+    spec = importlib.util.spec_from_file_location(
+        'tool_' + re.sub(r'\W', '_', script), osp.join(REPO_ROOT, script))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def killer_config(folder, hook: str, base: str) -> str:
