@@ -4,9 +4,11 @@ import copy
 import pytest
 import torch
 from mmcv.ops import RoIAlign
+from mmdet.models.roi_heads.mask_heads import FCNMaskHead
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
+from raftmlp_mm.models.mask_head import MatmulFCNMaskHead
 from raftmlp_mm.models.roi_align import MatmulRoIAlign
 
 DEMO = 'configs/detection/demo/maskrcnn_raftmlp_s_fpn_digits.py'
@@ -64,8 +66,8 @@ def build_detector(cfg):
 
 
 def test_demo_detector_runs_it_and_trains_as_with_mmcv(digits_canvas):
-    """The demo config names the extractor and layer, and its losses and gradients equal those of
-    the same detector with mmcv's RoIAlign."""
+    """The demo config names the extractor, layer and mask head, and its losses and gradients
+    equal those of the same detector with mmcv's RoIAlign and mmdet's FCNMaskHead."""
     from mmdet.registry import DATASETS
     from mmengine.dataset import pseudo_collate
 
@@ -76,6 +78,7 @@ def test_demo_detector_runs_it_and_trains_as_with_mmcv(digits_canvas):
         extractor = with_mmcv.model.roi_head[name]
         extractor.type = 'SingleRoIExtractor'
         extractor.roi_layer.type = 'RoIAlign'
+    with_mmcv.model.roi_head.mask_head.type = 'FCNMaskHead'
     ours, theirs = build_detector(cfg), build_detector(with_mmcv)
     for model in (ours, theirs):
         model.train()
@@ -85,6 +88,8 @@ def test_demo_detector_runs_it_and_trains_as_with_mmcv(digits_canvas):
     assert layers and all(isinstance(layer, MatmulRoIAlign) for layer in layers)
     theirs_layers = theirs.roi_head.bbox_roi_extractor.roi_layers
     assert all(isinstance(layer, RoIAlign) for layer in theirs_layers)
+    assert type(ours.roi_head.mask_head) is MatmulFCNMaskHead
+    assert type(theirs.roi_head.mask_head) is FCNMaskHead
 
     with DefaultScope.overwrite_default_scope('mmdet'):
         dataset = DATASETS.build(cfg.train_dataloader.dataset)
@@ -103,7 +108,8 @@ def test_demo_detector_runs_it_and_trains_as_with_mmcv(digits_canvas):
     for name in our_losses:
         torch.testing.assert_close(our_losses[name], mmcv_losses[name], atol=1e-4, rtol=1e-4)
     assert our_grads.keys() == mmcv_grads.keys()
-    for name in ('roi_head.mask_head.convs.0.conv.weight', 'roi_head.bbox_head.shared_fcs.0.weight',
+    for name in ('roi_head.mask_head.convs.0.conv.weight', 'roi_head.mask_head.upsample.weight',
+                 'roi_head.mask_head.conv_logits.bias', 'roi_head.bbox_head.shared_fcs.0.weight',
                  'backbone.levels.0.patch_embed.weights.0', 'neck.lateral_convs.0.conv.weight'):
         assert name in our_grads, name
         torch.testing.assert_close(our_grads[name], mmcv_grads[name], atol=1e-4, rtol=1e-3)

@@ -7,4 +7,5 @@ imports mmdet for it.
 import importlib.util
 
 if importlib.util.find_spec('mmdet') is not None:
+    from . import mask_head  # noqa: F401  (raftmlp_mm.MatmulFCNMaskHead)
     from . import roi_extractor  # noqa: F401  (raftmlp_mm.SingleRoIExtractor)

@@ -4,7 +4,8 @@
 # 128) and the RoI heads are slimmer than COCO's; the rest is the COCO recipe's structure.
 # RoIAlign runs as matrix products (raftmlp_mm/models/roi_align.py; the same numbers as mmcv's
 # RoIAlign to float rounding): on these small maps that is several times faster on a CPU, where
-# mmcv's RoIAlign took about a third of every iteration.
+# mmcv's RoIAlign took about a third of every iteration. The mask head's upsampling and logits
+# run as matrix products too (raftmlp_mm/models/mask_head.py).
 _base_ = ['../_base_/maskrcnn_raftmlp_fpn_1x_coco.py']
 
 data_root = 'data/digits_canvas/'
@@ -28,8 +29,10 @@ model = dict(
                                                sampling_ratio=0)),
         # COCO: 4 convolutions of 256 channels. The mask head runs on every positive RoI (up to
         # 16 an image) at 14x14 and 28x28, so its width sets a large share of an iteration.
-        mask_head=dict(in_channels=fpn_channels, num_convs=2, conv_out_channels=32,
-                       num_classes=num_classes)),
+        # mmdet's FCNMaskHead with its upsampling and logits as GEMMs (the same function and
+        # weights; raftmlp_mm/models/mask_head.py).
+        mask_head=dict(type='raftmlp_mm.MatmulFCNMaskHead', in_channels=fpn_channels,
+                       num_convs=2, conv_out_channels=32, num_classes=num_classes)),
     train_cfg=dict(
         rpn_proposal=dict(nms_pre=500, max_per_img=200),  # 1-4 digits a canvas
         rcnn=dict(sampler=dict(num=64))),  # up to 16 positives an image for the mask head
