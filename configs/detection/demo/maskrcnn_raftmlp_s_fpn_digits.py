@@ -67,8 +67,8 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator
 
-# From scratch at lr 1e-3: 8 epochs, then 2 at 1e-4 reach the held-out mAP that 14 epochs at 5e-4
-# did (a third decay, to 1e-5 for an 11th epoch, added nothing; 9 epochs fall short:
+# From scratch at lr 1e-3: 8 epochs, then 2 at 1e-4 reach about the held-out mAP that 14 epochs
+# at 5e-4 did (an 11th epoch at 1e-5 moved it within run-to-run noise; 9 epochs fall short:
 # docs/benchmarks.md, "The demo's time").
 max_epochs = 10
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)  # held-out mAP once, at the end
