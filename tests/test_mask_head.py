@@ -50,11 +50,12 @@ def test_no_rois():
     assert ours(feats).shape == theirs(feats).shape == (0, 4, 28, 28)
 
 
-@pytest.mark.parametrize('upsample_cfg', [dict(type='bilinear', scale_factor=2),
-                                          dict(type='deconv', scale_factor=4)])
-def test_other_upsampling_runs_mmdets_forward(upsample_cfg):
+@pytest.mark.parametrize('setting', [dict(upsample_cfg=dict(type='bilinear', scale_factor=2)),
+                                     dict(upsample_cfg=dict(type='deconv', scale_factor=4)),
+                                     dict(predictor_cfg=dict(type='Conv', bias=False))])
+def test_other_settings_run_mmdets_forward(setting):
     ours, theirs = head_pair(num_convs=1, in_channels=8, conv_out_channels=8, num_classes=4,
-                             upsample_cfg=upsample_cfg)
+                             **setting)
     assert not ours._upsamples_by_gemm()
     feats = torch.randn(3, 8, 14, 14)
     torch.testing.assert_close(ours(feats), theirs(feats))

@@ -5,9 +5,10 @@ After its convolutions, Mask R-CNN's mask head applies a 2x2 stride-2 transposed
 channels become a 2x2 block of C' channels, and every output pixel's C' channels become K class
 logits. So they are two GEMMs over the RoIs' pixels, with one re-layout of the input and one of
 the logits. On a CPU, PyTorch 2.1 runs this transposed convolution on a slow path and the
-10-channel 1x1 convolution's backward poorly (together about 5% of a `make demo` iteration,
-docs/benchmarks.md "The demo's time"); the GEMMs compute the same function with the same
-parameters (state_dict keys ``upsample.*``, ``conv_logits.*``) in a fraction of the time.
+10-channel 1x1 convolution's backward poorly; the GEMMs compute the same function with the same
+parameters (state_dict keys ``upsample.*``, ``conv_logits.*``), and the demo's whole mask head
+takes a quarter less time, forward and backward (about 3% of a `make demo` iteration,
+docs/benchmarks.md "The demo's time").
 A config names it in plain sight::
 
     mask_head=dict(type='raftmlp_mm.MatmulFCNMaskHead', ...)
@@ -35,14 +36,14 @@ class MatmulFCNMaskHead(FCNMaskHead):
                                    self.conv_logits.weight, self.conv_logits.bias)
 
     def _upsamples_by_gemm(self) -> bool:
-        up = self.upsample
-        logits = self.conv_logits
-        return (self.upsample_method == 'deconv' and self.scale_factor == 2
-                and tuple(up.kernel_size) == (2, 2) and tuple(up.stride) == (2, 2)
-                and tuple(up.padding) == (0, 0) and tuple(up.output_padding) == (0, 0)
-                and up.groups == 1 and isinstance(logits, nn.Conv2d)
-                and tuple(logits.kernel_size) == (1, 1) and tuple(logits.stride) == (1, 1)
-                and logits.groups == 1)
+        """Whether the layers are the plain 2x2 stride-2 deconvolution and 1x1 logits."""
+        if self.upsample_method != 'deconv' or self.scale_factor != 2:
+            return False
+        up, logits = self.upsample, self.conv_logits
+        return (isinstance(logits, nn.Conv2d) and up.bias is not None and logits.bias is not None
+                and (up.kernel_size, up.stride, up.padding, up.output_padding, up.dilation,
+                     up.groups) == ((2, 2), (2, 2), (0, 0), (0, 0), (1, 1), 1)
+                and (logits.kernel_size, logits.stride, logits.groups) == ((1, 1), (1, 1), 1))
 
 
 def upsample_and_logits(x: torch.Tensor, up_weight: torch.Tensor, up_bias: torch.Tensor,
