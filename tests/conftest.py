@@ -73,6 +73,7 @@ FILE_SECONDS = {  # 2026-12-01, 2-core Intel Xeon (AVX-512), two workers: 13.4 m
     'test_converter.py': 32, 'test_backbone.py': 27, 'test_configs.py': 22,
     'test_install.py': 20, 'test_gpu_check.py': 13, 'test_fidelity.py': 9,
     'test_roi_align.py': 8, 'test_recipes.py': 8, 'test_hosts.py': 2, 'test_mutation_check.py': 1,
+    'test_mask_head.py': 1,
     'test_suite_order.py': 1,
 }
 
