@@ -1,4 +1,5 @@
-"""The matrix-product RoIAlign (raftmlp_mm/models/roi_align.py) computes mmcv's RoIAlign."""
+"""The matrix-product RoIAlign (raftmlp_mm/models/roi_align.py) computes mmcv's RoIAlign, and the
+demo detector with it and the matrix-product mask head trains as with mmcv's and mmdet's parts."""
 import copy
 
 import pytest
