@@ -1,3 +1,4 @@
+import os
 import os.path as osp
 
 import pytest
@@ -11,13 +12,24 @@ DIGITS_ROOT = osp.join(REPO_ROOT, 'data', 'digits_cls')
 
 def pytest_configure(config):
     """Under pytest-xdist (``make test`` runs ``-n 2``), the controller writes the shared digits
-    data before any worker starts, so that no two workers write the same files at once."""
-    if hasattr(config, 'workerinput') or not config.pluginmanager.hasplugin('xdist'):
+    data before any worker starts, so that no two workers write the same files at once; each
+    worker computes with its share of the cores."""
+    if hasattr(config, 'workerinput'):
+        share_the_cores(config.workerinput['workercount'])
+        return
+    if not config.pluginmanager.hasplugin('xdist'):
         return
     if config.getoption('numprocesses', None):
         from raftmlp_mm.datasets import write_canvases, write_classification
         write_canvases(CANVAS_ROOT)
         write_classification(DIGITS_ROOT)
+
+
+def share_the_cores(workers: int):
+    """One worker's torch threads: its share of the cores. At torch's default (all cores) in
+    every worker, the in-process models of two workers ran twice as many threads as cores."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+    torch.set_num_threads(max(1, (cores or 1) // workers))
 
 
 @pytest.fixture(scope='session')
