@@ -1,10 +1,14 @@
-"""The default suite's schedule (tests/conftest.py): every test file has a measured time, and
-the files reach xdist's workers longest first, each file's tests in their own order."""
+"""The default suite's schedule (tests/conftest.py): every test file has a measured time, the
+files reach xdist's workers longest first, each file's tests in their own order, and each worker
+computes on its share of the cores."""
 import glob
+import os
 import os.path as osp
 from types import SimpleNamespace
 
-from .conftest import FILE_SECONDS, pytest_collection_modifyitems
+import torch
+
+from .conftest import FILE_SECONDS, pytest_collection_modifyitems, share_the_cores
 
 TESTS = osp.dirname(osp.abspath(__file__))
 
@@ -25,6 +29,20 @@ def test_files_start_longest_first_and_keep_their_tests_in_order():
         ('test_new.py', 'c'),  # unknown time: first
         ('test_resume.py', 'b'), ('test_resume.py', 'e'),
         ('test_hosts.py', 'a'), ('test_hosts.py', 'd')]
+
+
+def test_a_worker_computes_on_its_share_of_the_cores():
+    cores = len(os.sched_getaffinity(0))
+    threads = torch.get_num_threads()
+    workers = os.environ.get('PYTEST_XDIST_WORKER_COUNT')
+    if workers:  # under make test: set when the worker started, before any test ran
+        assert threads == max(1, cores // int(workers))
+    try:
+        for workers in (1, 2, cores + 1):
+            share_the_cores(workers)
+            assert torch.get_num_threads() == max(1, cores // workers)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_a_default_scope_left_current_by_a_test_1_of_2():
